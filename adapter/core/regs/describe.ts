@@ -46,6 +46,11 @@ export interface RegisterDescription {
   readonly fields: readonly FieldDescription[];
   /** Value after reset (may depend on the device's configuration). */
   readonly reset?: bigint;
+  /**
+   * True for state not decoded at base + offset (reached through an index register, or not visible to software
+   * at all, like an 8259's ISR); `offset` is then only a stable key, not an address to watch.
+   */
+  readonly internal?: boolean;
 }
 
 export interface DeviceDescription {
