@@ -33,8 +33,8 @@ const reg = (pic: Pic, name: string) => {
   return r;
 };
 
-describe('8259A PIC pair', () => {
-  it('delivers vectors at the offsets programmed by ICW2, through the cascade for IRQ 8-15', () => {
+void describe('8259A PIC pair', () => {
+  void it('delivers vectors at the offsets programmed by ICW2, through the cascade for IRQ 8-15', () => {
     const { pic, intr } = setup();
     assert.equal(pic.hasInterrupt(), false);
     pic.setIrq(1, true);
@@ -50,7 +50,7 @@ describe('8259A PIC pair', () => {
     pic.setIrq(0, false);
   });
 
-  it('resolves priority, nests higher levels and honours non-specific and specific EOI', () => {
+  void it('resolves priority, nests higher levels and honours non-specific and specific EOI', () => {
     const { bench, pic } = setup();
     pic.setIrq(3, true);
     pic.setIrq(3, false);
@@ -74,7 +74,7 @@ describe('8259A PIC pair', () => {
     assert.equal(bench.inb(0x20), 0);
   });
 
-  it('slave interrupts put IR2 in service on the master and need EOI on both', () => {
+  void it('slave interrupts put IR2 in service on the master and need EOI on both', () => {
     const { bench, pic } = setup();
     pic.setIrq(8, true);
     pic.setIrq(8, false);
@@ -92,7 +92,7 @@ describe('8259A PIC pair', () => {
     assert.equal(pic.acknowledge(), 0x29);
   });
 
-  it('masks lines with OCW1 and reads the mask back', () => {
+  void it('masks lines with OCW1 and reads the mask back', () => {
     const { bench, pic } = setup();
     bench.outb(0x21, 0xfb);
     assert.equal(bench.inb(0x21), 0xfb);
@@ -103,7 +103,7 @@ describe('8259A PIC pair', () => {
     assert.equal(pic.acknowledge(), 0x20);
   });
 
-  it('returns spurious IRQ 7 when a level request goes away before INTA, and spurious 15 from the slave', () => {
+  void it('returns spurious IRQ 7 when a level request goes away before INTA, and spurious 15 from the slave', () => {
     const { bench, pic, intr } = setup();
     bench.outb(0x4d0, 0x20); // IRQ 5 level-triggered
     pic.setIrq(5, true);
@@ -127,7 +127,7 @@ describe('8259A PIC pair', () => {
     assert.equal(pic.acknowledge(), 0x27, 'the cascade request vanished with the slave mask');
   });
 
-  it('keeps level-triggered requests pending until the line drops and ignores ELCR bits for IRQ 0-2, 8 and 13', () => {
+  void it('keeps level-triggered requests pending until the line drops and ignores ELCR bits for IRQ 0-2, 8 and 13', () => {
     const { bench, pic } = setup();
     bench.outb(0x4d0, 0xff);
     bench.outb(0x4d1, 0xff);
@@ -153,7 +153,7 @@ describe('8259A PIC pair', () => {
     assert.equal(pic.hasInterrupt(), false);
   });
 
-  it('acknowledges automatically in AEOI mode and rotates priorities', () => {
+  void it('acknowledges automatically in AEOI mode and rotates priorities', () => {
     const { bench, pic } = setup(0x03);
     pic.setIrq(4, true);
     pic.setIrq(4, false);
@@ -174,7 +174,7 @@ describe('8259A PIC pair', () => {
     assert.equal(normal.pic.acknowledge(), 0x21);
   });
 
-  it('lets masked in-service levels be bypassed in special mask mode', () => {
+  void it('lets masked in-service levels be bypassed in special mask mode', () => {
     const { bench, pic } = setup();
     pic.setIrq(1, true);
     pic.setIrq(1, false);
@@ -188,7 +188,7 @@ describe('8259A PIC pair', () => {
     assert.equal(pic.acknowledge(), 0x25);
   });
 
-  it('answers the poll command with the highest request and acknowledges it', () => {
+  void it('answers the poll command with the highest request and acknowledges it', () => {
     const { bench, pic } = setup();
     pic.setIrq(3, true);
     pic.setIrq(3, false);
@@ -202,7 +202,7 @@ describe('8259A PIC pair', () => {
     assert.equal(bench.inb(0x20), 0x00);
   });
 
-  it('ICW1 clears the mask and the in-service bits; edge requests need a new rising edge', () => {
+  void it('ICW1 clears the mask and the in-service bits; edge requests need a new rising edge', () => {
     const { bench, pic } = setup();
     pic.setIrq(3, true);
     assert.equal(pic.acknowledge(), 0x23);
@@ -216,7 +216,7 @@ describe('8259A PIC pair', () => {
     assert.equal(pic.acknowledge(), 0x23);
   });
 
-  it('shows internal state without side effects and lets the debugger change it', () => {
+  void it('shows internal state without side effects and lets the debugger change it', () => {
     const { pic } = setup();
     pic.setIrq(14, true);
     pic.setIrq(14, false);
