@@ -1,0 +1,4 @@
+export * from './acpi';
+export * from './config';
+export * from './hpet';
+export * from './registers';
