@@ -60,7 +60,8 @@ function enabled(options: { apicId?: number } = {}) {
   return t;
 }
 
-const msiAddress = (destination: number, logical = false) => (0xfee00000 | (destination << 12) | (logical ? 4 : 0)) >>> 0;
+const msiAddress = (destination: number, logical = false) =>
+  (0xfee00000 | (destination << 12) | (logical ? 4 : 0)) >>> 0;
 
 describe('local APIC registers', () => {
   it('has its power-up values', () => {
