@@ -182,7 +182,7 @@ class PitChannel {
   }
 
   writeControl(value: number, tick: number): void {
-    const access = (value >> 4) & 3;
+    const access = ((value >> 4) & 3) as Access;
     if (access === Access.Latch) {
       this.latchCount(tick);
       return;
@@ -495,7 +495,7 @@ export class Pit implements InspectableDevice {
 
   /** OUT of a counter now. */
   output(channel: 0 | 1 | 2): boolean {
-    return this.channels[channel]!.output(this.tick());
+    return this.channels[channel].output(this.tick());
   }
 
   peekRegister(register: RegisterDescription): bigint {
@@ -503,7 +503,7 @@ export class Pit implements InspectableDevice {
     const name = register.name;
     if (name === 'CONTROL') return 0n;
     if (name === 'PORT_B') return BigInt(this.portB());
-    const channel = this.channels[Number(name.match(/\d/)?.[0] ?? 0)]!;
+    const channel = this.channels[Number(name.match(/\d/)?.[0] ?? 0)];
     if (name.startsWith('COUNTER')) return BigInt(channel.read(tick, true));
     if (name.endsWith('_COUNT')) return BigInt(channel.value(tick));
     if (name.endsWith('_RELOAD')) return BigInt(channel.countRegister);
@@ -517,7 +517,7 @@ export class Pit implements InspectableDevice {
     if (register.internal && name.endsWith('_RELOAD')) {
       // Loading a count the way a guest would: through the access mode the counter is programmed for.
       const index = Number(name[2]);
-      const channel = this.channels[index]!;
+      const channel = this.channels[index];
       if (channel.access === Access.Word) {
         this.writePort(index, v & 0xff);
         this.writePort(index, v >> 8);
@@ -536,7 +536,7 @@ export class Pit implements InspectableDevice {
   private readPort(offset: number, peek: boolean): number {
     if (offset === 0x21) return this.portB();
     if (offset === 3) return 0xff;
-    return this.channels[offset]!.read(this.tick(), peek);
+    return this.channels[offset].read(this.tick(), peek);
   }
 
   private writePort(offset: number, value: number): void {
@@ -551,35 +551,35 @@ export class Pit implements InspectableDevice {
         // Read-back command: bit 5 = 0 latches counts, bit 4 = 0 latches status, bits 3:1 select counters.
         for (let i = 0; i < 3; i++) {
           if (!(value & (2 << i))) continue;
-          const channel = this.channels[i]!;
+          const channel = this.channels[i];
           if (!(value & 0x20)) channel.latchCount(tick);
           if (!(value & 0x10)) channel.latchStatus(tick);
         }
         return;
       }
-      this.channels[select]!.writeControl(value, tick);
+      this.channels[select].writeControl(value, tick);
       if (select === 0) this.updateIrq();
       return;
     }
-    this.channels[offset]!.writeCount(value, tick);
+    this.channels[offset].writeCount(value, tick);
     if (offset === 0) this.updateIrq();
   }
 
   private portB(): number {
     const now = this.scheduler.now();
     const refresh = Math.floor(now / REFRESH_PERIOD_NS) & 1;
-    const channel2 = this.channels[2]!;
+    const channel2 = this.channels[2];
     return (channel2.gate ? 1 : 0) | this.portBLatch | (refresh << 4) | (channel2.output(pitTicksAt(now)) ? 0x20 : 0);
   }
 
   private writePortB(value: number): void {
     this.portBLatch = value & 0x0e;
-    this.channels[2]!.setGate((value & 1) !== 0, this.tick());
+    this.channels[2].setGate((value & 1) !== 0, this.tick());
   }
 
   private updateIrq(): void {
     const tick = this.tick();
-    const channel = this.channels[0]!;
+    const channel = this.channels[0];
     const level = channel.output(tick) && !this.irqGatedByHpet;
     if (level !== this.irq0.high) this.irq0.set(level);
     const next = this.irqGatedByHpet ? Infinity : channel.nextTransition(tick);
