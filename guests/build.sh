@@ -13,7 +13,7 @@ export LC_ALL=C SOURCE_DATE_EPOCH=0
 root="$(pwd)"
 cflags=(-m32 -march=i686 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables
   -fno-builtin -nostdlib -nostdinc -isystem "$(gcc -m32 -print-file-name=include)" -O2 -g -std=gnu11
-  -Wall -Wextra -Werror -Iguests/runtime "-ffile-prefix-map=$root=." "-fdebug-prefix-map=$root=.")
+  --param=min-pagesize=0 -Wall -Wextra -Werror -Iguests/runtime "-ffile-prefix-map=$root=." "-fdebug-prefix-map=$root=.")
 libgcc="$(gcc -m32 -print-libgcc-file-name)"
 
 compile() { # <source> <object>
