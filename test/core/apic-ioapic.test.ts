@@ -49,8 +49,8 @@ class RecordingSink implements ApicMessageSink {
   }
 }
 
-describe('I/O APIC registers', () => {
-  it('reports ID, version and arbitration ID through IOREGSEL/IOWIN', () => {
+void describe('I/O APIC registers', () => {
+  void it('reports ID, version and arbitration ID through IOREGSEL/IOWIN', () => {
     const { readIndex, writeIndex, space } = setup();
     assert.equal(readIndex(0x01), 0x00170011);
     writeIndex(0x00, 0x0a000000);
@@ -61,7 +61,7 @@ describe('I/O APIC registers', () => {
     assert.equal(space.read(IOAPIC_DEFAULT_BASE + 0x10, 2), 0, 'IOWIN is dword-only');
   });
 
-  it('resets every redirection entry masked and keeps read-only bits', () => {
+  void it('resets every redirection entry masked and keeps read-only bits', () => {
     const { readIndex, writeIndex } = setup();
     for (let pin = 0; pin < 24; pin++) {
       assert.equal(readIndex(0x10 + pin * 2), MASKED);
@@ -75,8 +75,8 @@ describe('I/O APIC registers', () => {
   });
 });
 
-describe('I/O APIC delivery', () => {
-  it('edge: delivers on the rising edge only; edges on a masked pin are lost', () => {
+void describe('I/O APIC delivery', () => {
+  void it('edge: delivers on the rising edge only; edges on a masked pin are lost', () => {
     const { ioapic, program, irr, lapic, eoi } = setup();
     program(4, 0x34);
     ioapic.setIrq(4, true);
@@ -94,7 +94,7 @@ describe('I/O APIC delivery', () => {
     assert.equal(ioapic.counters.edgesLostWhileMasked, 1);
   });
 
-  it('level: remote IRR holds the pin until EOI, then a still-asserted line fires again', () => {
+  void it('level: remote IRR holds the pin until EOI, then a still-asserted line fires again', () => {
     const { ioapic, program, irr, lapic, eoi, readIndex } = setup();
     program(9, LEVEL | 0x49);
     ioapic.setIrq(9, true);
@@ -112,7 +112,7 @@ describe('I/O APIC delivery', () => {
     assert.equal(irr(0x49), false);
   });
 
-  it('level: an asserted line on a masked pin is delivered when unmasked', () => {
+  void it('level: an asserted line on a masked pin is delivered when unmasked', () => {
     const { ioapic, program, irr } = setup();
     program(10, MASKED | LEVEL | 0x4a);
     ioapic.setIrq(10, true);
@@ -121,7 +121,7 @@ describe('I/O APIC delivery', () => {
     assert.equal(irr(0x4a), true);
   });
 
-  it('polarity: an active-low pin is asserted by a low level', () => {
+  void it('polarity: an active-low pin is asserted by a low level', () => {
     const { ioapic, program, irr } = setup();
     ioapic.setIrq(11, true);
     program(11, ACTIVE_LOW | LEVEL | 0x4b);
@@ -130,7 +130,7 @@ describe('I/O APIC delivery', () => {
     assert.equal(irr(0x4b), true);
   });
 
-  it('switching a pin to edge clears a stuck remote IRR', () => {
+  void it('switching a pin to edge clears a stuck remote IRR', () => {
     const { ioapic, program, readIndex } = setup();
     program(12, LEVEL | 0x4c);
     ioapic.setIrq(12, true);
@@ -139,7 +139,7 @@ describe('I/O APIC delivery', () => {
     assert.equal(readIndex(0x10 + 24) & REMOTE_IRR, 0);
   });
 
-  it('sends the programmed message: mode, destination, logical flag', () => {
+  void it('sends the programmed message: mode, destination, logical flag', () => {
     const sink = new RecordingSink();
     const ioapic = new IoApic(sink);
     ioapic.writeIndirect(0x11 + 2 * 3, 0x05000000);
@@ -157,7 +157,7 @@ describe('I/O APIC delivery', () => {
     assert.equal(ioapic.readIndirect(0x10 + 2) & REMOTE_IRR, 0, 'NMI is edge: no remote IRR');
   });
 
-  it('counts messages that no local APIC accepts', () => {
+  void it('counts messages that no local APIC accepts', () => {
     const { ioapic, program, irr } = setup();
     program(5, 0x35, 7);
     ioapic.setIrq(5, true);
@@ -166,8 +166,8 @@ describe('I/O APIC delivery', () => {
   });
 });
 
-describe('I/O APIC inspection', () => {
-  it('describes redirection entries as 64-bit registers; peek has no effect and matches IOWIN', () => {
+void describe('I/O APIC inspection', () => {
+  void it('describes redirection entries as 64-bit registers; peek has no effect and matches IOWIN', () => {
     const { ioapic, program, readIndex, space } = setup();
     program(7, LEVEL | 0x47, 0x03);
     space.write(IOAPIC_DEFAULT_BASE, 4, 0x01);
@@ -180,6 +180,9 @@ describe('I/O APIC inspection', () => {
     assert.equal(readIndex(0x10 + 14), 0x10057);
     assert.equal(readIndex(0x11 + 14), 0x01000000);
     assert.equal(ioapic.description.registers.length, 2 + 3 + 24);
-    for (const r of ioapic.description.registers.slice(2)) assert.ok(r.offset >= ioapic.description.size, r.name);
+    for (const r of ioapic.description.registers.slice(2)) {
+      assert.ok(r.offset >= ioapic.description.size, r.name);
+      assert.equal(r.internal, true, r.name);
+    }
   });
 });

@@ -40,8 +40,8 @@ const TPR = 0x80;
 const LVT_LINT0 = 0x350;
 const LVT_LINT1 = 0x360;
 
-describe('interrupt router', () => {
-  it('virtual wire: a software-disabled APIC passes the 8259 straight to the CPU', () => {
+void describe('interrupt router', () => {
+  void it('virtual wire: a software-disabled APIC passes the 8259 straight to the CPU', () => {
     const { router, pic, lapic } = setup();
     assert.equal(lapic.softwareEnabled, false);
     assert.equal(router.hasInterrupt(), false);
@@ -51,7 +51,7 @@ describe('interrupt router', () => {
     assert.equal(router.hasInterrupt(), false);
   });
 
-  it('virtual wire: a globally disabled APIC passes the 8259 and NMI straight through', () => {
+  void it('virtual wire: a globally disabled APIC passes the 8259 and NMI straight through', () => {
     const { router, pic, lapic, write } = setup();
     write(SVR, 0x1ff);
     assert.equal(lapic.writeMsrBase(0xfee00000n | 0x100n), true);
@@ -63,7 +63,7 @@ describe('interrupt router', () => {
     assert.equal(router.takeNmi(), false);
   });
 
-  it('enabled APIC with LINT0 ExtINT: the 8259 comes in through LINT0, ignoring TPR', () => {
+  void it('enabled APIC with LINT0 ExtINT: the 8259 comes in through LINT0, ignoring TPR', () => {
     const { router, pic, write } = setup();
     write(SVR, 0x1ff);
     write(LVT_LINT0, 0x700);
@@ -74,7 +74,7 @@ describe('interrupt router', () => {
     assert.equal(router.counters.extIntAcknowledged, 1);
   });
 
-  it('enabled APIC with LINT0 masked: the 8259 is ignored, the APIC IRR is used', () => {
+  void it('enabled APIC with LINT0 masked: the 8259 is ignored, the APIC IRR is used', () => {
     const { router, pic, write, lapic } = setup();
     write(SVR, 0x1ff);
     write(LVT_LINT0, 0x10700);
@@ -86,7 +86,7 @@ describe('interrupt router', () => {
     assert.equal(router.counters.apicAcknowledged, 1);
   });
 
-  it('spurious: a TPR raised after the request yields the spurious vector', () => {
+  void it('spurious: a TPR raised after the request yields the spurious vector', () => {
     const { router, write, lapic } = setup();
     write(SVR, 0x1f7);
     lapic.deliverMsi(0xfee00000, 0x41);
@@ -96,7 +96,7 @@ describe('interrupt router', () => {
     assert.equal(router.counters.spuriousAcknowledged, 1);
   });
 
-  it('ExtINT from an I/O APIC pin fetches the vector from the 8259', () => {
+  void it('ExtINT from an I/O APIC pin fetches the vector from the 8259', () => {
     const { router, pic, write, lapic } = setup();
     write(SVR, 0x1ff);
     const ioapic = new IoApic(lapic);
@@ -110,7 +110,7 @@ describe('interrupt router', () => {
     assert.equal(lapic.internalState.extIntRequested, false);
   });
 
-  it('NMI through LVT LINT1: delivered when programmed NMI, dropped when masked', () => {
+  void it('NMI through LVT LINT1: delivered when programmed NMI, dropped when masked', () => {
     const { router, write } = setup();
     write(SVR, 0x1ff);
     write(LVT_LINT1, 0x10400);
@@ -123,7 +123,7 @@ describe('interrupt router', () => {
     assert.equal(router.takeNmi(), false, 'NMIs pending together merge');
   });
 
-  it('tells the CPU when the pending state changes', () => {
+  void it('tells the CPU when the pending state changes', () => {
     const { router, pic, lapic, write } = setup();
     let changes = 0;
     router.onPendingChange = () => changes++;

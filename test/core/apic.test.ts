@@ -63,8 +63,8 @@ function enabled(options: { apicId?: number } = {}) {
 const msiAddress = (destination: number, logical = false) =>
   (0xfee00000 | (destination << 12) | (logical ? 4 : 0)) >>> 0;
 
-describe('local APIC registers', () => {
-  it('has its power-up values', () => {
+void describe('local APIC registers', () => {
+  void it('has its power-up values', () => {
     const { read, apic } = setup({ apicId: 3 });
     assert.equal(read(REG.ID), 0x03000000);
     assert.equal(read(REG.VERSION), 0x00050014);
@@ -75,7 +75,7 @@ describe('local APIC registers', () => {
     assert.equal(apic.softwareEnabled, false);
   });
 
-  it('keeps only writable bits and ignores writes to read-only registers', () => {
+  void it('keeps only writable bits and ignores writes to read-only registers', () => {
     const { read, write } = enabled();
     write(REG.TPR, 0xfffffff3);
     assert.equal(read(REG.TPR), 0xf3);
@@ -91,7 +91,7 @@ describe('local APIC registers', () => {
     assert.equal(read(REG.LVT_TIMER), 0x300ff);
   });
 
-  it('software disable masks every LVT entry and keeps them masked', () => {
+  void it('software disable masks every LVT entry and keeps them masked', () => {
     const { read, write } = enabled();
     write(REG.LVT_LINT0, 0x700);
     assert.equal(read(REG.LVT_LINT0), 0x700);
@@ -103,7 +103,7 @@ describe('local APIC registers', () => {
     assert.equal(read(REG.LVT_LINT0), 0x10700, 'enabling again leaves the masks set');
   });
 
-  it('refuses sub-dword accesses and flags reserved registers in ESR', () => {
+  void it('refuses sub-dword accesses and flags reserved registers in ESR', () => {
     const { space, read, write } = enabled();
     const invalidBefore = space.counters.invalidAccesses;
     assert.equal(space.read(LAPIC_DEFAULT_BASE + REG.VERSION, 1), 0xff);
@@ -119,8 +119,8 @@ describe('local APIC registers', () => {
   });
 });
 
-describe('local APIC timer', () => {
-  it('one-shot: counts down at bus clock / divider and interrupts once at zero', () => {
+void describe('local APIC timer', () => {
+  void it('one-shot: counts down at bus clock / divider and interrupts once at zero', () => {
     const { write, read, advanceTo, bit, apic } = enabled();
     write(REG.TIMER_DIVIDE, 0xb); // divide by 1: 10 ns per tick at 100 MHz
     write(REG.LVT_TIMER, 0x30);
@@ -139,7 +139,7 @@ describe('local APIC timer', () => {
     assert.equal(read(REG.TIMER_CURRENT), 0);
   });
 
-  it('periodic: interrupt rate follows scheduler time and the divider', () => {
+  void it('periodic: interrupt rate follows scheduler time and the divider', () => {
     const { write, read, advanceTo, apic, scheduler } = enabled();
     write(REG.TIMER_DIVIDE, 0x3); // divide by 16
     write(REG.LVT_TIMER, 0x20000 | 0x40);
@@ -161,7 +161,7 @@ describe('local APIC timer', () => {
     assert.equal(read(REG.TIMER_CURRENT), 100_000 - ticksIntoPeriod);
   });
 
-  it('masked timer keeps counting without interrupting; writing 0 stops it', () => {
+  void it('masked timer keeps counting without interrupting; writing 0 stops it', () => {
     const { write, read, advanceTo, bit, scheduler } = enabled();
     write(REG.TIMER_DIVIDE, 0xb);
     write(REG.LVT_TIMER, 0x10000 | 0x20000 | 0x31);
@@ -174,7 +174,7 @@ describe('local APIC timer', () => {
     assert.equal(scheduler.nextDeadline(), Infinity);
   });
 
-  it('changing the divider keeps the current count and changes the rate', () => {
+  void it('changing the divider keeps the current count and changes the rate', () => {
     const { write, read, advanceTo, bit } = enabled();
     write(REG.TIMER_DIVIDE, 0xb);
     write(REG.LVT_TIMER, 0x32);
@@ -189,8 +189,8 @@ describe('local APIC timer', () => {
   });
 });
 
-describe('local APIC priorities', () => {
-  it('TPR holds interrupts of its class and below', () => {
+void describe('local APIC priorities', () => {
+  void it('TPR holds interrupts of its class and below', () => {
     const { apic, write, read } = enabled();
     apic.deliverMsi(msiAddress(0), 0x45);
     write(REG.TPR, 0x50);
@@ -203,7 +203,7 @@ describe('local APIC priorities', () => {
     assert.equal(apic.acknowledge(), 0x45);
   });
 
-  it('acknowledge moves IRR to ISR; PPR blocks lower classes until EOI; higher ones nest', () => {
+  void it('acknowledge moves IRR to ISR; PPR blocks lower classes until EOI; higher ones nest', () => {
     const { apic, write, read, bit } = enabled();
     apic.deliverMsi(msiAddress(0), 0x51);
     apic.deliverMsi(msiAddress(0), 0x62);
@@ -223,7 +223,7 @@ describe('local APIC priorities', () => {
     assert.equal(apic.acknowledge(), 0x51);
   });
 
-  it('returns the spurious vector when nothing is deliverable and changes nothing', () => {
+  void it('returns the spurious vector when nothing is deliverable and changes nothing', () => {
     const { apic, write, bit } = enabled();
     write(REG.SVR, 0x1e7);
     apic.deliverMsi(msiAddress(0), 0x45);
@@ -233,7 +233,7 @@ describe('local APIC priorities', () => {
     assert.equal(bit(REG.ISR, 0x45), false);
   });
 
-  it('arbitration priority follows TPR, ISR and IRR', () => {
+  void it('arbitration priority follows TPR, ISR and IRR', () => {
     const { apic, write, read } = enabled();
     write(REG.TPR, 0x32);
     assert.equal(read(REG.APR), 0x32);
@@ -241,7 +241,7 @@ describe('local APIC priorities', () => {
     assert.equal(read(REG.APR), 0x80);
   });
 
-  it('EOI of a level-triggered vector is broadcast; of an edge vector it is not', () => {
+  void it('EOI of a level-triggered vector is broadcast; of an edge vector it is not', () => {
     const { apic, write, bit } = enabled();
     const broadcasts: number[] = [];
     apic.onLevelEoi = (v) => broadcasts.push(v);
@@ -257,8 +257,8 @@ describe('local APIC priorities', () => {
   });
 });
 
-describe('local APIC messages', () => {
-  it('accepts MSIs by physical and logical destination', () => {
+void describe('local APIC messages', () => {
+  void it('accepts MSIs by physical and logical destination', () => {
     const { apic, write, bit } = enabled({ apicId: 2 });
     apic.deliverMsi(msiAddress(1), 0x41);
     assert.equal(bit(REG.IRR, 0x41), false, 'another APIC ID');
@@ -276,7 +276,7 @@ describe('local APIC messages', () => {
     assert.equal(apic.counters.unmatchedMessages, 3);
   });
 
-  it('takes NMI messages separately and counts INIT/SIPI', () => {
+  void it('takes NMI messages separately and counts INIT/SIPI', () => {
     const { apic, write } = enabled();
     apic.deliverMsi(msiAddress(0), 0x400);
     assert.equal(apic.takeNmi(), true);
@@ -287,7 +287,7 @@ describe('local APIC messages', () => {
     assert.equal(apic.counters.startupIpis, 1);
   });
 
-  it('sends self-IPIs and flags illegal vectors', () => {
+  void it('sends self-IPIs and flags illegal vectors', () => {
     const { apic, write, read, bit } = enabled();
     write(REG.ICR_LOW, 0x40000 | 0x58);
     assert.equal(bit(REG.IRR, 0x58), true);
@@ -303,8 +303,8 @@ describe('local APIC messages', () => {
   });
 });
 
-describe('local APIC placement', () => {
-  it('moves with IA32_APIC_BASE and disappears when globally disabled', () => {
+void describe('local APIC placement', () => {
+  void it('moves with IA32_APIC_BASE and disappears when globally disabled', () => {
     const { apic, space } = enabled();
     assert.equal(apic.writeMsrBase(0xfed40000n | 0x900n), true);
     assert.equal(space.read(0xfed40030, 4), 0x00050014);
@@ -318,8 +318,8 @@ describe('local APIC placement', () => {
   });
 });
 
-describe('local APIC inspection', () => {
-  it('peeking every register has no side effect; a guest poke of EOI retires the vector', () => {
+void describe('local APIC inspection', () => {
+  void it('peeking every register has no side effect; a guest poke of EOI retires the vector', () => {
     const { apic, bit, read, write } = enabled();
     apic.deliverMsi(msiAddress(0), 0xc000 | 0x61);
     apic.acknowledge();
@@ -339,7 +339,7 @@ describe('local APIC inspection', () => {
     assert.equal(broadcasts, 1);
   });
 
-  it('describes every register at a unique 16-byte-aligned offset; peek matches MMIO reads', () => {
+  void it('describes every register at a unique 16-byte-aligned offset; peek matches MMIO reads', () => {
     const { apic, read, write } = enabled({ apicId: 5 });
     write(REG.TPR, 0x21);
     const offsets = new Set<number>();
@@ -352,7 +352,7 @@ describe('local APIC inspection', () => {
     assert.equal(apic.description.registers.length, 3 * 8 + 22);
   });
 
-  it('a debugger poke of the current count moves the timer deadline', () => {
+  void it('a debugger poke of the current count moves the timer deadline', () => {
     const { apic, write, read, scheduler } = enabled();
     write(REG.TIMER_DIVIDE, 0xb);
     write(REG.LVT_TIMER, 0x30);

@@ -6,8 +6,8 @@
  * (ISA interrupts on a PC are active-high). A write to IOWIN must be 32 bits wide: narrower IOWIN accesses read 0
  * and are ignored. IOREGSEL accepts any width (only its low byte counts). Unused offsets read 0.
  *
- * Indirect registers are described with offsets 0x1000 + 4 × index, outside the 4 KiB window, so no direct
- * access ever decodes to them: IOAPICID is at 0x1000, redirection entry n at 0x1040 + 8n.
+ * Indirect registers are described as `internal`, with offsets 0x1000 + 4 × index outside the 4 KiB window so no
+ * direct access ever decodes to them: IOAPICID is at 0x1000, redirection entry n at 0x1040 + 8n.
  */
 
 import type { PhysicalAddressSpace } from '../bus/physical';
@@ -321,6 +321,7 @@ export function describeIoApic(base = IOAPIC_DEFAULT_BASE): DeviceDescription {
     },
     {
       name: 'IOAPICID',
+      internal: true,
       offset: indirect(Index.ID),
       width: 32,
       access: 'RW',
@@ -329,6 +330,7 @@ export function describeIoApic(base = IOAPIC_DEFAULT_BASE): DeviceDescription {
     },
     {
       name: 'IOAPICVER',
+      internal: true,
       offset: indirect(Index.VERSION),
       width: 32,
       access: 'RO',
@@ -343,6 +345,7 @@ export function describeIoApic(base = IOAPIC_DEFAULT_BASE): DeviceDescription {
     },
     {
       name: 'IOAPICARB',
+      internal: true,
       offset: indirect(Index.ARBITRATION),
       width: 32,
       access: 'RO',
@@ -354,6 +357,7 @@ export function describeIoApic(base = IOAPIC_DEFAULT_BASE): DeviceDescription {
     const index = Index.REDIRECTION_TABLE + pin * 2;
     registers.push({
       name: `REDIR${pin}`,
+      internal: true,
       offset: indirect(index),
       width: 64,
       access: 'RW',
