@@ -191,10 +191,13 @@ class Checker {
       return;
     }
     if (this.isReservedName(name, nameRange)) return;
+    const errorsBefore = this.diagnostics.length;
     const type = this.expression(init);
     const initial = this.constantValue(init);
-    if (initial === undefined) {
+    if (initial === undefined && this.diagnostics.length === errorsBefore) {
       this.error(`the initial value of state variable ${name} must be a constant`, init.range);
+    }
+    if (initial === undefined) {
       return;
     }
     this.state.set(name, {

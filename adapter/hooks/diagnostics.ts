@@ -51,7 +51,9 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
   let bestDistance = Infinity;
   const lower = name.toLowerCase();
   for (const candidate of candidates) {
-    const distance = editDistance(lower, candidate.toLowerCase());
+    const other = candidate.toLowerCase();
+    const isPrefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+    const distance = isPrefix ? 1 : editDistance(lower, other);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

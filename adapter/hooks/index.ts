@@ -1,0 +1,11 @@
+export { checkFiles } from './check';
+export type { CheckFilesResult, FileDiagnostic } from './check';
+export { checkCondition, checkSource } from './checker';
+export type { AccessContext } from './compiler';
+export type { Diagnostic, Position, Severity, SourceRange } from './diagnostics';
+export { formatDiagnostic } from './diagnostics';
+export { HookEngine } from './engine';
+export type { HookedRange, HookEngineOptions, HookInfo, LoadResult, StopInfo } from './engine';
+export { jsonLinesSink, MmioTrace, openJsonLinesFile, traceRecordToJson } from './trace';
+export type { HookDecision, TraceOptions, TraceRecord, TraceSink } from './trace';
+export type { Watchpoint, WatchpointResult, WatchpointSpec, WatchDirection, WatchTarget } from './watchpoints';
