@@ -19,7 +19,7 @@ libgcc="$(gcc -m32 -print-libgcc-file-name)"
 compile() { # <source> <object>
   case "$1" in
     *.c) gcc "${cflags[@]}" -c "$1" -o "$2" ;;
-    *.asm) nasm -f elf32 -g -F dwarf -Iguests/runtime/ "$1" -o "$2" ;;
+    *.asm) nasm -f elf32 -Iguests/runtime/ "$1" -o "$2" ;;
   esac
 }
 
