@@ -630,6 +630,10 @@ void describe('HPET periodic comparators', () => {
     h.runTo(11_000);
     assert.equal(h.r64(TCMP(0)), 1200n);
     assert.equal(h.ioapic.rises(20), 2);
+    h.w32(TCONF(1), PERIODIC | VAL_SET | INT_ENB | route(21));
+    h.w64(TCMP(1), 2000n);
+    h.runTo(20_000);
+    assert.equal(h.r64(TCMP(1)), 4000n, 'a single VAL_SET write also set the period');
   });
 
   void it('R41 the accumulator of a 32-bit periodic timer wraps at 2^32', () => {
@@ -820,5 +824,46 @@ void describe('HPET reset, inspection and state', () => {
     b.runTo(77_000 + 500);
     assert.equal(b.r64(STA), 1n);
     assert.equal(b.r64(TCMP(0)), 300n);
+  });
+});
+
+void describe('HPET as Linux drives it', () => {
+  void it('R52 the hpet_enable sequence with 32-bit accesses gives a 1000 Hz periodic tick on IRQ0 and input 2', () => {
+    const h = setup({ preset: 'ich' });
+    assert.notEqual(h.r32(CONF), 0xffffffff);
+    const periodFs = h.r32(GCAP + 4);
+    assert.equal(periodFs, 69_841_279);
+    const channels = ((h.r32(GCAP) >> 8) & 0x1f) + 1;
+    assert.equal(channels, 4);
+    h.w32(CONF, h.r32(CONF) & ~3);
+    const knownBits = PERIODIC | (1 << 4) | (1 << 5) | MODE32 | (0x1f << 9) | FSB_EN | (1 << 15);
+    for (let n = 0; n < channels; n++) {
+      const cfg = h.r32(TCONF(n)) & ~(INT_ENB | LEVEL | FSB_EN);
+      h.w32(TCONF(n), cfg);
+      assert.equal(h.r32(TCONF(n)) & ~knownBits, 0, `channel ${n} has no unknown bits`);
+    }
+    h.w32(CONF, h.r32(CONF) & ~1);
+    h.w32(CNT, 0);
+    h.w32(CNT + 4, 0);
+    h.w32(CONF, h.r32(CONF) | 1);
+    const start = h.r32(CNT);
+    h.clock.ns += 1000;
+    assert.notEqual(h.r32(CNT), start, 'the counter counts');
+    h.w32(CONF, h.r32(CONF) | 2);
+    assert.deepEqual(h.legacyChanges, [true]);
+
+    const hz = Math.floor(1e15 / periodFs);
+    const delta = Math.floor(hz / 1000);
+    h.w32(CONF, h.r32(CONF) & ~1);
+    const now = h.r32(CNT);
+    h.w32(TCONF(0), h.r32(TCONF(0)) | INT_ENB | PERIODIC | VAL_SET | MODE32);
+    h.w32(TCMP(0), now + delta);
+    h.w32(TCMP(0), delta);
+    h.w32(CONF, h.r32(CONF) | 1);
+    const enabledAt = h.clock.ns;
+    for (let ms = 1; ms <= 10; ms++) h.runTo(enabledAt + ms * 1_000_000 + 1000);
+    assert.equal(h.ioapic.rises(2), 10);
+    assert.equal(h.pic.rises(0), 10);
+    assert.equal(h.r32(TCMP(0)), now + 11 * delta);
   });
 });
