@@ -550,7 +550,8 @@ export class Hpet implements RegionHandler, InspectableDevice {
   /** Processes every match that is due by now (the scheduler may run late, and guest accesses come first). */
   private catchUp(): void {
     if (!this.enabled) return;
-    for (const t of this.comparators) this.service(t);
+    const now = this.scheduler.now();
+    for (const t of this.comparators) if (t.timer.deadline <= now) this.service(t);
   }
 
   private service(t: ComparatorState): void {
