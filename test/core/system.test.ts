@@ -71,7 +71,7 @@ function setCache(cpu: FakeCpu, seg: Seg, selector: number): void {
   const a = GDT + (selector & ~7);
   const lo = cpu.r32(a);
   const hi = cpu.r32(a + 4);
-  cpu.seg[seg]!.set(selector, descriptorBase(lo, hi), descriptorLimit(lo, hi), descriptorAccess(hi));
+  cpu.seg[seg].set(selector, descriptorBase(lo, hi), descriptorLimit(lo, hi), descriptorAccess(hi));
 }
 
 /** A protected-mode machine at CPL 0 with a flat GDT, an IDT, an LDT and a 32-bit TSS with an I/O bitmap. */
@@ -130,12 +130,12 @@ function userCpu(): FakeCpu {
 
 const accessedBit = (cpu: FakeCpu, sel: number): boolean => (cpu.r8(GDT + (sel & ~7) + 5) & 1) !== 0;
 
-describe('segment register loads', () => {
-  test('real mode: base = selector * 16, limit and access rights kept (unreal mode)', () => {
+void describe('segment register loads', () => {
+  void test('real mode: base = selector * 16, limit and access rights kept (unreal mode)', () => {
     const cpu = new FakeCpu();
-    cpu.seg[Seg.DS]!.set(0, 0, 0xffffffff, 0xc093);
+    cpu.seg[Seg.DS].set(0, 0, 0xffffffff, 0xc093);
     loadSegment(cpu, Seg.DS, 0x1234);
-    const ds = cpu.seg[Seg.DS]!;
+    const ds = cpu.seg[Seg.DS];
     assert.equal(ds.selector, 0x1234);
     assert.equal(ds.base, 0x12340);
     assert.equal(ds.limit, 0xffffffff);
@@ -143,11 +143,11 @@ describe('segment register loads', () => {
     assert.ok(cpu.segmentChanges > 0);
   });
 
-  test('protected mode: loads the descriptor and sets its accessed bit', () => {
+  void test('protected mode: loads the descriptor and sets its accessed bit', () => {
     const cpu = protectedCpu();
     assert.equal(accessedBit(cpu, RODATA), false);
     loadSegment(cpu, Seg.FS, RODATA);
-    const fs = cpu.seg[Seg.FS]!;
+    const fs = cpu.seg[Seg.FS];
     assert.equal(fs.selector, RODATA);
     assert.equal(fs.base, 0);
     assert.equal(fs.limit, 0xffffffff);
@@ -156,95 +156,95 @@ describe('segment register loads', () => {
     assert.equal(accessedBit(cpu, RODATA), true);
   });
 
-  test('null selector: allowed for data registers (unusable), #GP(0) for SS', () => {
+  void test('null selector: allowed for data registers (unusable), #GP(0) for SS', () => {
     const cpu = protectedCpu();
     loadSegment(cpu, Seg.GS, 3);
-    assert.equal(cpu.seg[Seg.GS]!.valid, false);
-    assert.equal(cpu.seg[Seg.GS]!.selector, 3);
+    assert.equal(cpu.seg[Seg.GS].valid, false);
+    assert.equal(cpu.seg[Seg.GS].selector, 3);
     expectFault(() => loadSegment(cpu, Seg.SS, 0), Vec.GP, 0);
   });
 
-  test('selector beyond the GDT or into an absent LDT: #GP(selector)', () => {
+  void test('selector beyond the GDT or into an absent LDT: #GP(selector)', () => {
     const cpu = protectedCpu();
     expectFault(() => loadSegment(cpu, Seg.DS, 0xa3), Vec.GP, 0xa0);
     expectFault(() => loadSegment(cpu, Seg.DS, 0x0f), Vec.GP, 0x0c);
   });
 
-  test('LDT selectors use the LDT loaded by LLDT', () => {
+  void test('LDT selectors use the LDT loaded by LLDT', () => {
     const cpu = protectedCpu();
     putDescriptor(cpu, LDT, 1, segment({ base: 0x40000, limit: 0xff, type: 3, granular: false }));
     loadLdt(cpu, LDT_SEL);
     assert.equal(cpu.ldtr.base, LDT);
     assert.equal(cpu.ldtr.limit, 0x17);
     loadSegment(cpu, Seg.DS, 0x0c);
-    assert.equal(cpu.seg[Seg.DS]!.base, 0x40000);
-    assert.equal(cpu.seg[Seg.DS]!.limit, 0xff);
+    assert.equal(cpu.seg[Seg.DS].base, 0x40000);
+    assert.equal(cpu.seg[Seg.DS].limit, 0xff);
     expectFault(() => loadSegment(cpu, Seg.DS, 0x1c), Vec.GP, 0x1c);
   });
 
-  test('data registers need data or readable code with max(CPL, RPL) <= DPL unless conforming', () => {
+  void test('data registers need data or readable code with max(CPL, RPL) <= DPL unless conforming', () => {
     const cpu = userCpu();
     expectFault(() => loadSegment(cpu, Seg.DS, KDATA), Vec.GP, KDATA);
     expectFault(() => loadSegment(cpu, Seg.DS, XCODE | 3), Vec.GP, XCODE);
     loadSegment(cpu, Seg.DS, CONFORMING | 3);
-    assert.equal(cpu.seg[Seg.DS]!.selector, CONFORMING | 3);
+    assert.equal(cpu.seg[Seg.DS].selector, CONFORMING | 3);
     const k = protectedCpu();
     expectFault(() => loadSegment(k, Seg.ES, KDATA | 1), Vec.GP, KDATA);
     expectFault(() => loadSegment(k, Seg.ES, XCODE), Vec.GP, XCODE);
     expectFault(() => loadSegment(k, Seg.ES, TSS_SEL), Vec.GP, TSS_SEL);
   });
 
-  test('not present: #NP(selector), or #SS(selector) for SS', () => {
+  void test('not present: #NP(selector), or #SS(selector) for SS', () => {
     const cpu = protectedCpu();
     expectFault(() => loadSegment(cpu, Seg.DS, ABSENT), Vec.NP, ABSENT);
     expectFault(() => loadSegment(cpu, Seg.SS, ABSENT), Vec.SS, ABSENT);
   });
 
-  test('SS needs a writable data segment with RPL = DPL = CPL', () => {
+  void test('SS needs a writable data segment with RPL = DPL = CPL', () => {
     const cpu = protectedCpu();
     expectFault(() => loadSegment(cpu, Seg.SS, RODATA), Vec.GP, RODATA);
     expectFault(() => loadSegment(cpu, Seg.SS, KDATA | 3), Vec.GP, KDATA);
     expectFault(() => loadSegment(cpu, Seg.SS, UDATA), Vec.GP, UDATA & ~3);
     expectFault(() => loadSegment(cpu, Seg.SS, KCODE), Vec.GP, KCODE);
     loadSegment(cpu, Seg.SS, DATA16);
-    assert.equal(cpu.seg[Seg.SS]!.big, false);
+    assert.equal(cpu.seg[Seg.SS].big, false);
     const user = userCpu();
     expectFault(() => loadSegment(user, Seg.SS, KDATA | 3), Vec.GP, KDATA);
     loadSegment(user, Seg.SS, UDATA);
-    assert.equal(user.seg[Seg.SS]!.selector, UDATA);
+    assert.equal(user.seg[Seg.SS].selector, UDATA);
   });
 });
 
-describe('far JMP, CALL and RET', () => {
-  test('real mode far call and far return', () => {
+void describe('far JMP, CALL and RET', () => {
+  void test('real mode far call and far return', () => {
     const cpu = new FakeCpu();
-    cpu.seg[Seg.CS]!.set(0x1000, 0x10000, 0xffff, 0x9b);
-    cpu.seg[Seg.SS]!.set(0x2000, 0x20000, 0xffff, 0x93);
+    cpu.seg[Seg.CS].set(0x1000, 0x10000, 0xffff, 0x9b);
+    cpu.seg[Seg.SS].set(0x2000, 0x20000, 0xffff, 0x93);
     cpu.regs[Reg.ESP] = 0x100;
     farCall(cpu, 0x3000, 0x0456, 2, 0x0123);
-    assert.equal(cpu.seg[Seg.CS]!.base, 0x30000);
+    assert.equal(cpu.seg[Seg.CS].base, 0x30000);
     assert.equal(cpu.eip, 0x0456);
     assert.equal(cpu.regs[Reg.ESP], 0xfc);
     assert.equal(cpu.r16(0x200fc), 0x0123);
     assert.equal(cpu.r16(0x200fe), 0x1000);
     farReturn(cpu, 2, 4);
-    assert.equal(cpu.seg[Seg.CS]!.selector, 0x1000);
-    assert.equal(cpu.seg[Seg.CS]!.base, 0x10000);
+    assert.equal(cpu.seg[Seg.CS].selector, 0x1000);
+    assert.equal(cpu.seg[Seg.CS].base, 0x10000);
     assert.equal(cpu.eip, 0x123);
     assert.equal(cpu.regs[Reg.ESP], 0x104);
   });
 
-  test('real mode: a push wrapping past SP = 0 is a stack fault', () => {
+  void test('real mode: a push wrapping past SP = 0 is a stack fault', () => {
     const cpu = new FakeCpu();
     cpu.regs[Reg.ESP] = 1;
     expectFault(() => farCall(cpu, 0, 0, 2, 0), Vec.SS, 0);
   });
 
-  test('direct jump to a code segment at the same privilege, and the checks on the target', () => {
+  void test('direct jump to a code segment at the same privilege, and the checks on the target', () => {
     const cpu = protectedCpu();
     farJump(cpu, SMALL, 0x800, 0);
-    assert.equal(cpu.seg[Seg.CS]!.selector, SMALL);
-    assert.equal(cpu.seg[Seg.CS]!.limit, 0xfff);
+    assert.equal(cpu.seg[Seg.CS].selector, SMALL);
+    assert.equal(cpu.seg[Seg.CS].limit, 0xfff);
     assert.equal(cpu.eip, 0x800);
     farJump(cpu, KCODE, 0x2000, 0);
     expectFault(() => farJump(cpu, SMALL, 0x1000, 0), Vec.GP, 0);
@@ -254,39 +254,39 @@ describe('far JMP, CALL and RET', () => {
     expectFault(() => farJump(cpu, KCODE | 3, 0, 0), Vec.GP, KCODE);
   });
 
-  test('conforming code can be entered from CPL 3 and keeps the CPL', () => {
+  void test('conforming code can be entered from CPL 3 and keeps the CPL', () => {
     const cpu = userCpu();
     farJump(cpu, CONFORMING, 0x10, 0);
     assert.equal(cpu.cpl, 3);
-    assert.equal(cpu.seg[Seg.CS]!.selector, CONFORMING | 3);
+    assert.equal(cpu.seg[Seg.CS].selector, CONFORMING | 3);
     expectFault(() => farJump(cpu, KCODE, 0, 0), Vec.GP, KCODE);
   });
 
-  test('direct far call pushes CS:EIP (32-bit) and far return pops them', () => {
+  void test('direct far call pushes CS:EIP (32-bit) and far return pops them', () => {
     const cpu = protectedCpu();
     farCall(cpu, SMALL, 0x10, 4, 0xabcd);
     assert.equal(cpu.regs[Reg.ESP], KSTACK - 8);
     assert.equal(cpu.r32(KSTACK - 8), 0xabcd);
     assert.equal(cpu.r32(KSTACK - 4), KCODE);
-    assert.equal(cpu.seg[Seg.CS]!.selector, SMALL);
+    assert.equal(cpu.seg[Seg.CS].selector, SMALL);
     assert.equal(accessedBit(cpu, SMALL), true);
     farReturn(cpu, 4, 0);
-    assert.equal(cpu.seg[Seg.CS]!.selector, KCODE);
+    assert.equal(cpu.seg[Seg.CS].selector, KCODE);
     assert.equal(cpu.eip, 0xabcd);
     assert.equal(cpu.regs[Reg.ESP], KSTACK);
   });
 
-  test('call gate from CPL 3 to CPL 0: stack switch from the TSS, parameter copy, and the matching RETF', () => {
+  void test('call gate from CPL 3 to CPL 0: stack switch from the TSS, parameter copy, and the matching RETF', () => {
     const cpu = userCpu();
     cpu.regs[Reg.ESP] = USTACK - 8;
     cpu.w32(USTACK - 8, 0x11111111);
     cpu.w32(USTACK - 4, 0x22222222);
     farCall(cpu, GATE_U, 0xdead, 4, 0x4444);
     assert.equal(cpu.cpl, 0);
-    assert.equal(cpu.seg[Seg.CS]!.selector, KCODE);
+    assert.equal(cpu.seg[Seg.CS].selector, KCODE);
     assert.equal(cpu.eip, 0x1000);
-    assert.equal(cpu.seg[Seg.SS]!.selector, KDATA);
-    const esp = cpu.regs[Reg.ESP]!;
+    assert.equal(cpu.seg[Seg.SS].selector, KDATA);
+    const esp = cpu.regs[Reg.ESP];
     assert.equal(esp, KSTACK - 24);
     assert.deepEqual(
       [0, 4, 8, 12, 16, 20].map((o) => cpu.r32(esp + o)),
@@ -301,18 +301,18 @@ describe('far JMP, CALL and RET', () => {
     loadSegment(cpu, Seg.FS, CONFORMING);
     farReturn(cpu, 4, 8);
     assert.equal(cpu.cpl, 3);
-    assert.equal(cpu.seg[Seg.CS]!.selector, UCODE);
+    assert.equal(cpu.seg[Seg.CS].selector, UCODE);
     assert.equal(cpu.eip, 0x4444);
-    assert.equal(cpu.seg[Seg.SS]!.selector, UDATA);
+    assert.equal(cpu.seg[Seg.SS].selector, UDATA);
     assert.equal(cpu.regs[Reg.ESP], USTACK);
-    assert.equal(cpu.seg[Seg.ES]!.valid, false, 'ES with DPL 0 is nulled');
-    assert.equal(cpu.seg[Seg.ES]!.selector, 0);
-    assert.equal(cpu.seg[Seg.DS]!.selector, UDATA, 'DS with DPL 3 is kept');
-    assert.ok(cpu.seg[Seg.DS]!.valid);
-    assert.ok(cpu.seg[Seg.FS]!.valid, 'conforming code is kept');
+    assert.equal(cpu.seg[Seg.ES].valid, false, 'ES with DPL 0 is nulled');
+    assert.equal(cpu.seg[Seg.ES].selector, 0);
+    assert.equal(cpu.seg[Seg.DS].selector, UDATA, 'DS with DPL 3 is kept');
+    assert.ok(cpu.seg[Seg.DS].valid);
+    assert.ok(cpu.seg[Seg.FS].valid, 'conforming code is kept');
   });
 
-  test('call gate privilege and presence checks', () => {
+  void test('call gate privilege and presence checks', () => {
     const cpu = userCpu();
     expectFault(() => farCall(cpu, GATE_K, 0, 4, 0), Vec.GP, GATE_K);
     putDescriptor(cpu, GDT, GATE_K >> 3, gate({ type: 12, selector: KCODE, dpl: 3, present: false }));
@@ -325,7 +325,7 @@ describe('far JMP, CALL and RET', () => {
     expectFault(() => farJump(cpu, GATE_U, 0, 0), Vec.GP, KCODE);
   });
 
-  test('an invalid inner stack in the TSS is #TS(SS selector); an absent one #SS(SS selector)', () => {
+  void test('an invalid inner stack in the TSS is #TS(SS selector); an absent one #SS(SS selector)', () => {
     const cpu = userCpu();
     cpu.w16(TSS + 8, UDATA);
     expectFault(() => farCall(cpu, GATE_U, 0, 4, 0), Vec.TS, UDATA & ~3);
@@ -337,20 +337,20 @@ describe('far JMP, CALL and RET', () => {
     assert.equal(cpu.regs[Reg.ESP], USTACK);
   });
 
-  test('16-bit call gate at the same privilege pushes 16-bit CS:IP', () => {
+  void test('16-bit call gate at the same privilege pushes 16-bit CS:IP', () => {
     const cpu = protectedCpu();
     farCall(cpu, GATE16, 0, 4, 0x12345678);
-    assert.equal(cpu.seg[Seg.CS]!.selector, CODE16);
+    assert.equal(cpu.seg[Seg.CS].selector, CODE16);
     assert.equal(cpu.eip, 0x100);
     assert.equal(cpu.regs[Reg.ESP], KSTACK - 4);
     assert.equal(cpu.r16(KSTACK - 4), 0x5678);
     assert.equal(cpu.r16(KSTACK - 2), KCODE);
     farReturn(cpu, 2, 0);
     assert.equal(cpu.eip, 0x5678);
-    assert.equal(cpu.seg[Seg.CS]!.selector, KCODE);
+    assert.equal(cpu.seg[Seg.CS].selector, KCODE);
   });
 
-  test('a 16-bit stack (B = 0) wraps SP and keeps the upper half of ESP', () => {
+  void test('a 16-bit stack (B = 0) wraps SP and keeps the upper half of ESP', () => {
     const cpu = protectedCpu();
     loadSegment(cpu, Seg.SS, DATA16);
     cpu.regs[Reg.ESP] = 0x12340008;
@@ -364,7 +364,7 @@ describe('far JMP, CALL and RET', () => {
     expectFault(() => farCall(cpu, SMALL, 0, 4, 0), Vec.SS, 0);
   });
 
-  test('an expand-down stack faults at or below its limit', () => {
+  void test('an expand-down stack faults at or below its limit', () => {
     const cpu = protectedCpu();
     putDescriptor(cpu, LDT, 2, segment({ type: 0x7, limit: 0x0fff, granular: false }));
     loadLdt(cpu, LDT_SEL);
@@ -376,7 +376,7 @@ describe('far JMP, CALL and RET', () => {
     assert.equal(cpu.regs[Reg.ESP], 0x1000);
   });
 
-  test('RETF checks: return to an inner level or a null CS is #GP', () => {
+  void test('RETF checks: return to an inner level or a null CS is #GP', () => {
     const cpu = userCpu();
     cpu.w32(USTACK, 0);
     cpu.w32(USTACK + 4, KCODE);
@@ -391,19 +391,19 @@ describe('far JMP, CALL and RET', () => {
   });
 });
 
-describe('interrupt delivery and IRET', () => {
+void describe('interrupt delivery and IRET', () => {
   const putIdt = (cpu: FakeCpu, vector: number, d: [number, number]): void => putDescriptor(cpu, IDT, vector, d);
 
-  test('real mode: through the IVT, pushing FLAGS, CS, IP and clearing IF, TF, AC', () => {
+  void test('real mode: through the IVT, pushing FLAGS, CS, IP and clearing IF, TF, AC', () => {
     const cpu = new FakeCpu();
     cpu.w16(0x21 * 4, 0x5678);
     cpu.w16(0x21 * 4 + 2, 0x1234);
-    cpu.seg[Seg.CS]!.set(0x0700, 0x7000, 0xffff, 0x9b);
+    cpu.seg[Seg.CS].set(0x0700, 0x7000, 0xffff, 0x9b);
     cpu.regs[Reg.ESP] = 0x1000;
     cpu.setEflags(Flag.IF | Flag.TF | Flag.AC | Flag.CF, -1);
     deliverInterrupt(cpu, 0x21, 'software', undefined, 0x0102);
-    assert.equal(cpu.seg[Seg.CS]!.selector, 0x1234);
-    assert.equal(cpu.seg[Seg.CS]!.base, 0x12340);
+    assert.equal(cpu.seg[Seg.CS].selector, 0x1234);
+    assert.equal(cpu.seg[Seg.CS].base, 0x12340);
     assert.equal(cpu.eip, 0x5678);
     assert.equal(cpu.regs[Reg.ESP], 0xffa);
     assert.equal(cpu.r16(0xffa), 0x0102);
@@ -412,22 +412,22 @@ describe('interrupt delivery and IRET', () => {
     assert.equal(cpu.getEflags() & (Flag.IF | Flag.TF | Flag.AC), 0);
     interruptReturn(cpu, 2);
     assert.equal(cpu.eip, 0x0102);
-    assert.equal(cpu.seg[Seg.CS]!.base, 0x7000);
+    assert.equal(cpu.seg[Seg.CS].base, 0x7000);
     assert.equal(cpu.getEflags() & (Flag.IF | Flag.TF | Flag.CF), Flag.IF | Flag.TF | Flag.CF);
     assert.equal(cpu.regs[Reg.ESP], 0x1000);
   });
 
-  test('CPL 3 to CPL 0 through a 32-bit interrupt gate: stack switch, frame with error code, IF cleared', () => {
+  void test('CPL 3 to CPL 0 through a 32-bit interrupt gate: stack switch, frame with error code, IF cleared', () => {
     const cpu = userCpu();
     putIdt(cpu, 13, gate({ type: 14, selector: KCODE, offset: 0xc0de }));
     cpu.setEflags(Flag.IF | Flag.ZF | Flag.TF | Flag.NT, -1);
     cpu.regs[Reg.ESP] = USTACK - 0x10;
     deliverInterrupt(cpu, 13, 'exception', 0x1234, 0x4000);
     assert.equal(cpu.cpl, 0);
-    assert.equal(cpu.seg[Seg.CS]!.selector, KCODE);
+    assert.equal(cpu.seg[Seg.CS].selector, KCODE);
     assert.equal(cpu.eip, 0xc0de);
-    assert.equal(cpu.seg[Seg.SS]!.selector, KDATA);
-    const esp = cpu.regs[Reg.ESP]!;
+    assert.equal(cpu.seg[Seg.SS].selector, KDATA);
+    const esp = cpu.regs[Reg.ESP];
     assert.equal(esp, KSTACK - 24);
     assert.deepEqual(
       [0, 4, 8, 12, 16, 20].map((o) => cpu.r32(esp + o)),
@@ -437,7 +437,7 @@ describe('interrupt delivery and IRET', () => {
     assert.equal(cpu.getEflags() & Flag.ZF, Flag.ZF);
   });
 
-  test('a trap gate keeps IF; a same-privilege interrupt uses the current stack', () => {
+  void test('a trap gate keeps IF; a same-privilege interrupt uses the current stack', () => {
     const cpu = protectedCpu();
     putIdt(cpu, 0x80, gate({ type: 15, selector: KCODE, offset: 0x300 }));
     cpu.setEflags(Flag.IF, Flag.IF);
@@ -453,7 +453,7 @@ describe('interrupt delivery and IRET', () => {
     assert.equal(cpu.regs[Reg.ESP], KSTACK);
   });
 
-  test('16-bit interrupt gate pushes 16-bit values', () => {
+  void test('16-bit interrupt gate pushes 16-bit values', () => {
     const cpu = protectedCpu();
     putIdt(cpu, 0x30, gate({ type: 6, selector: CODE16, offset: 0x12345678 }));
     deliverInterrupt(cpu, 0x30, 'hardware', undefined, 0xabcdef);
@@ -465,7 +465,7 @@ describe('interrupt delivery and IRET', () => {
     );
   });
 
-  test('software INT with CPL > gate DPL is #GP(vector*8+2); hardware interrupts ignore the gate DPL', () => {
+  void test('software INT with CPL > gate DPL is #GP(vector*8+2); hardware interrupts ignore the gate DPL', () => {
     const cpu = userCpu();
     putIdt(cpu, 0x40, gate({ type: 14, selector: KCODE, offset: 0x10, dpl: 0 }));
     expectFault(() => deliverInterrupt(cpu, 0x40, 'software', undefined, 0), Vec.GP, 0x40 * 8 + 2);
@@ -476,14 +476,14 @@ describe('interrupt delivery and IRET', () => {
     assert.equal(cpu.eip, 0x10);
   });
 
-  test('not-present gate: #NP(vector*8+2), with EXT for external events', () => {
+  void test('not-present gate: #NP(vector*8+2), with EXT for external events', () => {
     const cpu = protectedCpu();
     putIdt(cpu, 0x41, gate({ type: 14, selector: KCODE, present: false, dpl: 3 }));
     expectFault(() => deliverInterrupt(cpu, 0x41, 'software', undefined, 0), Vec.NP, 0x41 * 8 + 2);
     expectFault(() => deliverInterrupt(cpu, 0x41, 'hardware', undefined, 0), Vec.NP, 0x41 * 8 + 3);
   });
 
-  test('IDT limit and gate type violations are #GP(vector*8+2+EXT); a bad target CS is #GP(selector+EXT)', () => {
+  void test('IDT limit and gate type violations are #GP(vector*8+2+EXT); a bad target CS is #GP(selector+EXT)', () => {
     const cpu = protectedCpu();
     cpu.idtr.limit = 0x42 * 8 - 1;
     expectFault(() => deliverInterrupt(cpu, 0x42, 'exception', 0, 0), Vec.GP, 0x42 * 8 + 3);
@@ -498,28 +498,28 @@ describe('interrupt delivery and IRET', () => {
     expectFault(() => deliverInterrupt(cpu, 0x42, 'hardware', undefined, 0), Vec.GP, 1);
   });
 
-  test('IRET back to CPL 3 restores SS:ESP, nulls a DS with DPL 0 and applies the EFLAGS rules', () => {
+  void test('IRET back to CPL 3 restores SS:ESP, nulls a DS with DPL 0 and applies the EFLAGS rules', () => {
     const cpu = userCpu();
     putIdt(cpu, 0x20, gate({ type: 14, selector: KCODE, offset: 0x500 }));
     cpu.setEflags(Flag.IF, Flag.IF);
     deliverInterrupt(cpu, 0x20, 'hardware', undefined, 0x7777);
     loadSegment(cpu, Seg.DS, KDATA);
-    const esp = cpu.regs[Reg.ESP]!;
+    const esp = cpu.regs[Reg.ESP];
     // The handler tampers with the saved EFLAGS: IOPL 3 and VIP; IF stays from the frame.
     cpu.w32(esp + 8, Flag.IF | Flag.IOPL | Flag.CF | Flag.RESERVED1);
     interruptReturn(cpu, 4);
     assert.equal(cpu.cpl, 3);
-    assert.equal(cpu.seg[Seg.CS]!.selector, UCODE);
+    assert.equal(cpu.seg[Seg.CS].selector, UCODE);
     assert.equal(cpu.eip, 0x7777);
-    assert.equal(cpu.seg[Seg.SS]!.selector, UDATA);
+    assert.equal(cpu.seg[Seg.SS].selector, UDATA);
     assert.equal(cpu.regs[Reg.ESP], USTACK);
-    assert.equal(cpu.seg[Seg.DS]!.valid, false);
-    assert.equal(cpu.seg[Seg.DS]!.selector, 0);
-    assert.ok(cpu.seg[Seg.ES]!.valid);
+    assert.equal(cpu.seg[Seg.DS].valid, false);
+    assert.equal(cpu.seg[Seg.DS].selector, 0);
+    assert.ok(cpu.seg[Seg.ES].valid);
     assert.equal(cpu.getEflags() & (Flag.IF | Flag.IOPL | Flag.CF), Flag.IF | Flag.IOPL | Flag.CF);
   });
 
-  test('IRET at CPL 3 cannot change IF or IOPL when CPL > IOPL', () => {
+  void test('IRET at CPL 3 cannot change IF or IOPL when CPL > IOPL', () => {
     const cpu = userCpu();
     cpu.regs[Reg.ESP] = USTACK - 12;
     cpu.w32(USTACK - 12, 0x10);
@@ -530,7 +530,7 @@ describe('interrupt delivery and IRET', () => {
     assert.equal(cpu.regs[Reg.ESP], USTACK);
   });
 
-  test('IRET to an inner level is #GP(selector)', () => {
+  void test('IRET to an inner level is #GP(selector)', () => {
     const cpu = userCpu();
     cpu.regs[Reg.ESP] = USTACK - 12;
     cpu.w32(USTACK - 12, 0x10);
@@ -539,7 +539,7 @@ describe('interrupt delivery and IRET', () => {
     expectFault(() => interruptReturn(cpu, 4), Vec.GP, KCODE);
   });
 
-  test('virtual-8086 mode: interrupt to CPL 0 saves and nulls the data segments; IRETD returns to vm86', () => {
+  void test('virtual-8086 mode: interrupt to CPL 0 saves and nulls the data segments; IRETD returns to vm86', () => {
     const cpu = protectedCpu();
     putIdt(cpu, 0x0d, gate({ type: 14, selector: KCODE, offset: 0x600 }));
     // Enter vm86 through IRETD from CPL 0.
@@ -561,8 +561,8 @@ describe('interrupt delivery and IRET', () => {
     assert.equal(cpu.vm86, false);
     assert.equal(cpu.cpl, 0);
     assert.equal(cpu.eip, 0x600);
-    for (const s of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) assert.equal(cpu.seg[s]!.valid, false);
-    const esp = cpu.regs[Reg.ESP]!;
+    for (const s of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) assert.equal(cpu.seg[s].valid, false);
+    const esp = cpu.regs[Reg.ESP];
     assert.equal(esp, KSTACK - 40);
     assert.deepEqual(
       [4, 8, 16, 20, 24, 28, 32, 36].map((o) => cpu.r32(esp + o)),
@@ -572,12 +572,12 @@ describe('interrupt delivery and IRET', () => {
     cpu.regs[Reg.ESP] = esp + 4;
     interruptReturn(cpu, 4);
     assert.ok(cpu.vm86);
-    assert.equal(cpu.seg[Seg.DS]!.base, 0x50000);
+    assert.equal(cpu.seg[Seg.DS].base, 0x50000);
   });
 });
 
-describe('LLDT, LTR, LAR, LSL, VERR, VERW', () => {
-  test('LTR marks the TSS busy and a second LTR of it fails', () => {
+void describe('LLDT, LTR, LAR, LSL, VERR, VERW', () => {
+  void test('LTR marks the TSS busy and a second LTR of it fails', () => {
     const cpu = protectedCpu();
     assert.equal(cpu.r8(GDT + TSS_SEL + 5) & 0xf, 11);
     assert.equal(cpu.tr.base, TSS);
@@ -589,7 +589,7 @@ describe('LLDT, LTR, LAR, LSL, VERR, VERW', () => {
     expectFault(() => loadLdt(user, LDT_SEL), Vec.GP, 0);
   });
 
-  test('LLDT rejects non-LDT descriptors and LDT-relative selectors', () => {
+  void test('LLDT rejects non-LDT descriptors and LDT-relative selectors', () => {
     const cpu = protectedCpu();
     expectFault(() => loadLdt(cpu, TSS2_SEL), Vec.GP, TSS2_SEL);
     expectFault(() => loadLdt(cpu, LDT_SEL | 4), Vec.GP, LDT_SEL | 4);
@@ -599,7 +599,7 @@ describe('LLDT, LTR, LAR, LSL, VERR, VERW', () => {
     expectFault(() => loadLdt(real, LDT_SEL), Vec.UD, undefined);
   });
 
-  test('LAR and LSL report access rights and limits, subject to type and privilege', () => {
+  void test('LAR and LSL report access rights and limits, subject to type and privilege', () => {
     const cpu = userCpu();
     assert.equal(lar(cpu, UDATA), 0x00c0f300);
     assert.equal(lsl(cpu, UDATA), 0xffffffff);
@@ -614,7 +614,7 @@ describe('LLDT, LTR, LAR, LSL, VERR, VERW', () => {
     assert.equal(lsl(k, GATE_K), undefined);
   });
 
-  test('VERR and VERW', () => {
+  void test('VERR and VERW', () => {
     const cpu = protectedCpu();
     assert.equal(verr(cpu, KDATA), true);
     assert.equal(verw(cpu, KDATA), true);
@@ -630,8 +630,8 @@ describe('LLDT, LTR, LAR, LSL, VERR, VERW', () => {
   });
 });
 
-describe('I/O permission bitmap', () => {
-  test('CPL <= IOPL needs no bitmap; otherwise every bit of the access must be clear', () => {
+void describe('I/O permission bitmap', () => {
+  void test('CPL <= IOPL needs no bitmap; otherwise every bit of the access must be clear', () => {
     const cpu = userCpu();
     const bitmap = TSS + IOMAP;
     cpu.mem[bitmap + (0x60 >> 3)] = 0xff & ~0x01;
@@ -648,7 +648,7 @@ describe('I/O permission bitmap', () => {
     checkIoPermission(cpu, 0x61, 4);
   });
 
-  test('an access whose bitmap bytes lie beyond the TSS limit is denied', () => {
+  void test('an access whose bitmap bytes lie beyond the TSS limit is denied', () => {
     const cpu = userCpu();
     cpu.mem.fill(0, TSS + IOMAP, TSS + IOMAP + 0x21);
     checkIoPermission(cpu, 0xf8, 1);
@@ -658,7 +658,7 @@ describe('I/O permission bitmap', () => {
   });
 });
 
-describe('hardware task switching', () => {
+void describe('hardware task switching', () => {
   /** A second task at TSS2 running user code. */
   function withTask(cpu: FakeCpu): void {
     cpu.w32(TSS2 + 0x20, 0x2222);
@@ -669,7 +669,7 @@ describe('hardware task switching', () => {
     cpu.w16(TSS2 + 0x60, 0);
   }
 
-  test('JMP to a TSS saves the old task, loads the new one and moves the busy bit', () => {
+  void test('JMP to a TSS saves the old task, loads the new one and moves the busy bit', () => {
     const cpu = protectedCpu();
     withTask(cpu);
     cpu.regs[Reg.EAX] = 0xaaaa;
@@ -679,8 +679,8 @@ describe('hardware task switching', () => {
     assert.equal(cpu.eip, 0x2222);
     assert.equal(cpu.regs[Reg.ECX], 0x101);
     assert.equal(cpu.regs[Reg.ESP], USTACK);
-    assert.equal(cpu.seg[Seg.CS]!.selector, UCODE);
-    assert.equal(cpu.seg[Seg.FS]!.valid, false);
+    assert.equal(cpu.seg[Seg.CS].selector, UCODE);
+    assert.equal(cpu.seg[Seg.FS].valid, false);
     assert.equal(cpu.cr0 & Cr0.TS, Cr0.TS);
     assert.equal(cpu.getEflags() & Flag.NT, 0);
     assert.equal(cpu.r32(TSS + 0x20), 0x1234);
@@ -690,7 +690,7 @@ describe('hardware task switching', () => {
     assert.equal(cpu.r8(GDT + TSS2_SEL + 5) & 0xf, 11, 'new TSS busy');
   });
 
-  test('CALL through a task gate nests (NT, back link) and IRET returns to the caller', () => {
+  void test('CALL through a task gate nests (NT, back link) and IRET returns to the caller', () => {
     const cpu = userCpu();
     withTask(cpu);
     cpu.regs[Reg.EBX] = 0xbbbb;
@@ -703,13 +703,13 @@ describe('hardware task switching', () => {
     assert.equal(cpu.tr.selector, TSS_SEL);
     assert.equal(cpu.eip, 0x4321);
     assert.equal(cpu.regs[Reg.EBX], 0xbbbb);
-    assert.equal(cpu.seg[Seg.CS]!.selector, UCODE);
+    assert.equal(cpu.seg[Seg.CS].selector, UCODE);
     assert.equal(cpu.r8(GDT + TSS2_SEL + 5) & 0xf, 9, 'the returning task is no longer busy');
     assert.equal(cpu.r32(TSS2 + 0x20), 0x2224);
     assert.equal(cpu.r32(TSS2 + 0x24) & Flag.NT, 0);
   });
 
-  test('a busy TSS cannot be entered; an interrupt through a task gate pushes the error code', () => {
+  void test('a busy TSS cannot be entered; an interrupt through a task gate pushes the error code', () => {
     const cpu = protectedCpu();
     withTask(cpu);
     expectFault(() => farJump(cpu, TSS_SEL, 0, 0), Vec.GP, TSS_SEL);
@@ -721,7 +721,7 @@ describe('hardware task switching', () => {
     assert.equal(cpu.getEflags() & Flag.NT, Flag.NT);
   });
 
-  test('an invalid CS in the new TSS is #TS(selector) raised in the new task', () => {
+  void test('an invalid CS in the new TSS is #TS(selector) raised in the new task', () => {
     const cpu = protectedCpu();
     withTask(cpu);
     cpu.w16(TSS2 + 0x4c, KDATA);

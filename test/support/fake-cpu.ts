@@ -40,7 +40,7 @@ export class FakeCpu implements CpuCore {
   constructor(size = 0x100000) {
     this.mem = new Uint8Array(size);
     this.view = new DataView(this.mem.buffer);
-    this.seg[1]!.set(0, 0, 0xffff, 0x9b);
+    this.seg[1].set(0, 0, 0xffff, 0x9b);
     this.ldtr.set(0, 0, 0, 0, false);
     this.tr.set(0, 0, 0xffff, 0x8b);
   }
@@ -90,6 +90,7 @@ export class FakeCpu implements CpuCore {
     if (!user) return;
     for (let page = linear >>> 12; page <= (linear + length - 1) >>> 12; page++) {
       if (this.supervisorPages.has(page)) {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- GuestFault is the core's exception type
         throw new GuestFault(Vec.PF, PfErr.P | PfErr.U | (write ? PfErr.W : 0), linear);
       }
     }
@@ -116,6 +117,7 @@ export class FakeCpu implements CpuCore {
   }
 
   raise(vector: number, errorCode?: number): never {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- GuestFault is the core's exception type
     throw new GuestFault(vector, errorCode);
   }
   shutdown(reason: string): never {

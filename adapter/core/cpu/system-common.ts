@@ -41,7 +41,7 @@ export const descPresent = (d: Descriptor): boolean => (d.hi & 0x8000) !== 0;
 export const descDpl = (d: Descriptor): number => (d.hi >>> 13) & 3;
 /** S bit: code or data segment (as opposed to a system descriptor). */
 export const descIsSegment = (d: Descriptor): boolean => (d.hi & 0x1000) !== 0;
-export const descType = (d: Descriptor): number => (d.hi >>> 8) & 0xf;
+export const descType = (d: Descriptor): SysType => (d.hi >>> 8) & 0xf;
 export const descIsCode = (d: Descriptor): boolean => descIsSegment(d) && (d.hi & 0x800) !== 0;
 export const descIsConforming = (d: Descriptor): boolean => descIsCode(d) && (d.hi & 0x400) !== 0;
 export const descIsWritableData = (d: Descriptor): boolean => (d.hi & 0x1a00) === 0x1200;
@@ -83,13 +83,13 @@ export function loadCache(cache: SegmentCache, selector: number, d: Descriptor):
 /** Loads CS with the descriptor and makes `cpl` the current privilege level (CS.RPL = CPL). */
 export function commitCs(cpu: CpuCore, selector: number, d: Descriptor, cpl: number): void {
   setAccessed(cpu, d);
-  loadCache(cpu.seg[Seg.CS]!, (selector & 0xfffc) | cpl, d);
+  loadCache(cpu.seg[Seg.CS], (selector & 0xfffc) | cpl, d);
   cpu.setCpl(cpl);
 }
 
 /** Real-mode and virtual-8086 segment load: base = selector * 16 (SDM 20.1.1, 20.2). */
 export function loadRealSegment(cpu: CpuCore, seg: Seg, selector: number): void {
-  const cache = cpu.seg[seg]!;
+  const cache = cpu.seg[seg];
   selector &= 0xffff;
   if (cpu.vm86) {
     cache.set(selector, selector << 4, 0xffff, seg === Seg.CS ? 0xfb : 0xf3);
@@ -133,8 +133,8 @@ export class Stack {
   }
 
   static current(cpu: CpuCore, faultCode = 0): Stack {
-    const ss = cpu.seg[Seg.SS]!;
-    return new Stack(cpu, ss.base, ss.limit, ss.access, cpu.regs[Reg.ESP]!, cpu.cpl === 3, faultCode);
+    const ss = cpu.seg[Seg.SS];
+    return new Stack(cpu, ss.base, ss.limit, ss.access, cpu.regs[Reg.ESP], cpu.cpl === 3, faultCode);
   }
 
   static fromDescriptor(cpu: CpuCore, d: Descriptor, esp: number, user: boolean, faultCode: number): Stack {
@@ -177,7 +177,7 @@ export class Stack {
   commit(): void {
     const p = this.pending;
     for (let i = 0; i < p.length; i += 3) {
-      this.cpu.writeLinear((this.base + p[i]!) >>> 0, p[i + 1] as 2 | 4, p[i + 2]!, this.user);
+      this.cpu.writeLinear((this.base + p[i]) >>> 0, p[i + 1] as 2 | 4, p[i + 2], this.user);
     }
     p.length = 0;
   }
@@ -211,7 +211,7 @@ export class Stack {
  */
 export function nullInaccessibleSegments(cpu: CpuCore): void {
   for (const seg of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) {
-    const cache = cpu.seg[seg]!;
+    const cache = cpu.seg[seg];
     const conformingCode = (cache.access & 0x1c) === 0x1c;
     if (!cache.valid || (!conformingCode && cache.dpl < cpu.cpl)) {
       cache.selector = 0;
@@ -272,7 +272,7 @@ export function checkOuterStack(cpu: CpuCore, ss: number, rpl: number): Descript
  * `vec` is #GP for instructions and #TS while loading the state of a new task (SDM 7.3 step 12, table 7-1).
  */
 export function loadProtectedSegment(cpu: CpuCore, seg: Seg, selector: number, vec: Vec, ext: number): void {
-  const cache = cpu.seg[seg]!;
+  const cache = cpu.seg[seg];
   selector &= 0xffff;
   const cpl = cpu.cpl;
   if (seg === Seg.SS) {

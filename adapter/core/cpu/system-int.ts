@@ -103,10 +103,10 @@ export function deliverInterrupt(
     stack.checkRoom(size * ((vm86 ? 9 : 5) + (hasError ? 1 : 0)));
     if (eip > limit) cpu.raise(Vec.GP, ext);
     if (vm86) {
-      for (const s of [Seg.GS, Seg.FS, Seg.DS, Seg.ES]) stack.push(seg[s]!.selector, size);
+      for (const s of [Seg.GS, Seg.FS, Seg.DS, Seg.ES]) stack.push(seg[s].selector, size);
     }
-    stack.push(seg[Seg.SS]!.selector, size);
-    stack.push(cpu.regs[Reg.ESP]!, size);
+    stack.push(seg[Seg.SS].selector, size);
+    stack.push(cpu.regs[Reg.ESP], size);
     newSs = { selector: ss, d: ssd };
     cpl = dpl;
   } else {
@@ -116,7 +116,7 @@ export function deliverInterrupt(
     if (eip > limit) cpu.raise(Vec.GP, ext);
   }
   stack.push(eflags, size);
-  stack.push(seg[Seg.CS]!.selector, size);
+  stack.push(seg[Seg.CS].selector, size);
   stack.push(returnEip, size);
   if (hasError) stack.push(errorCode, size);
   stack.commit();
@@ -126,10 +126,10 @@ export function deliverInterrupt(
   cpu.setEflags(0, clear);
   if (newSs) {
     if (vm86) {
-      for (const s of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) seg[s]!.set(0, 0, 0, 0, false);
+      for (const s of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) seg[s].set(0, 0, 0, 0, false);
     }
     setAccessed(cpu, newSs.d);
-    loadCache(seg[Seg.SS]!, newSs.selector, newSs.d);
+    loadCache(seg[Seg.SS], newSs.selector, newSs.d);
   }
   commitCs(cpu, csSel, cd, cpl);
   stack.storeEsp();
@@ -146,7 +146,7 @@ function realModeInterrupt(cpu: CpuCore, vector: number, returnEip: number): voi
   const ip = cpu.readSys(entry, 2);
   const cs = cpu.readSys((entry + 2) >>> 0, 2);
   stack.push(cpu.getEflags(), 2);
-  stack.push(cpu.seg[Seg.CS]!.selector, 2);
+  stack.push(cpu.seg[Seg.CS].selector, 2);
   stack.push(returnEip, 2);
   stack.commit();
   stack.storeEsp();
@@ -191,7 +191,7 @@ export function interruptReturn(cpu: CpuCore, operandSize: 2 | 4, nextEip = cpu.
   const eflags = cpu.getEflags();
   if (cpu.vm86) {
     // SDM 20.2.7: without VME, IRET in virtual-8086 mode is IOPL-sensitive and cannot change IOPL or VM.
-    if ((eflags & Flag.IOPL) !== Flag.IOPL) cpu.raise(Vec.GP, 0);
+    if ((eflags & Flag.IOPL) >>> 12 !== 3) cpu.raise(Vec.GP, 0);
     realModeReturn(cpu, osz, REAL_IRET_MASK & ~Flag.IOPL);
     return;
   }
@@ -223,9 +223,9 @@ export function interruptReturn(cpu: CpuCore, operandSize: 2 | 4, nextEip = cpu.
     cpu.setEflags(newFlags, mask);
     commitCs(cpu, selector, d, rpl);
     setAccessed(cpu, ssd);
-    const ssCache = cpu.seg[Seg.SS]!;
+    const ssCache = cpu.seg[Seg.SS];
     loadCache(ssCache, ss, ssd);
-    cpu.regs[Reg.ESP] = ssCache.big ? esp : (cpu.regs[Reg.ESP]! & ~0xffff) | (esp & 0xffff);
+    cpu.regs[Reg.ESP] = ssCache.big ? esp : (cpu.regs[Reg.ESP] & ~0xffff) | (esp & 0xffff);
     nullInaccessibleSegments(cpu);
   } else {
     if (eip > descriptorLimit(d.lo, d.hi)) cpu.raise(Vec.GP, 0);
@@ -243,7 +243,7 @@ function realModeReturn(cpu: CpuCore, osz: 2 | 4, mask: number): void {
   const eip = stack.pop(osz);
   const cs = stack.pop(osz) & 0xffff;
   const flags = stack.pop(osz);
-  if (eip > cpu.seg[Seg.CS]!.limit) cpu.raise(Vec.GP, 0);
+  if (eip > cpu.seg[Seg.CS].limit) cpu.raise(Vec.GP, 0);
   stack.storeEsp();
   cpu.setEflags(flags, osz === 4 ? mask : mask & 0xffff);
   loadRealSegment(cpu, Seg.CS, cs);
@@ -261,7 +261,7 @@ function returnToVm86(cpu: CpuCore, stack: Stack, eip: number, cs: number, flags
   const gs = stack.peek(32, 4);
   cpu.setEflags(flags, EFLAGS_WRITABLE);
   const load = [es, cs, ss, ds, fs, gs];
-  for (let i = 0; i < 6; i++) loadRealSegment(cpu, i as Seg, load[i]! & 0xffff);
+  for (let i = 0; i < 6; i++) loadRealSegment(cpu, i, load[i] & 0xffff);
   cpu.regs[Reg.ESP] = esp;
   cpu.eip = eip & 0xffff;
   cpu.setCpl(3);

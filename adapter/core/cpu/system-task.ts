@@ -70,7 +70,7 @@ export function taskSwitch(
   } else {
     eip = rd(0x0e, 2);
     eflags = rd(0x10, 2);
-    for (let i = 0; i < 8; i++) regs[i] = (cpu.regs[i]! & ~0xffff) | rd(0x12 + 2 * i, 2);
+    for (let i = 0; i < 8; i++) regs[i] = (cpu.regs[i] & ~0xffff) | rd(0x12 + 2 * i, 2);
     for (let i = 0; i < 4; i++) sels[i] = rd(TSS16_SEG + 2 * i, 2);
     ldt = rd(0x2a, 2);
   }
@@ -88,13 +88,13 @@ export function taskSwitch(
   if (old32) {
     wr(0x20, 4, nextEip);
     wr(0x24, 4, oldEflags);
-    for (let i = 0; i < 8; i++) wr(0x28 + 4 * i, 4, cpu.regs[i]!);
-    for (let i = 0; i < 6; i++) wr(TSS32_SEG + 4 * i, 2, cpu.seg[i]!.selector);
+    for (let i = 0; i < 8; i++) wr(0x28 + 4 * i, 4, cpu.regs[i]);
+    for (let i = 0; i < 6; i++) wr(TSS32_SEG + 4 * i, 2, cpu.seg[i].selector);
   } else {
     wr(0x0e, 2, nextEip);
     wr(0x10, 2, oldEflags);
-    for (let i = 0; i < 8; i++) wr(0x12 + 2 * i, 2, cpu.regs[i]!);
-    for (let i = 0; i < 4; i++) wr(TSS16_SEG + 2 * i, 2, cpu.seg[i]!.selector);
+    for (let i = 0; i < 8; i++) wr(0x12 + 2 * i, 2, cpu.regs[i]);
+    for (let i = 0; i < 4; i++) wr(TSS16_SEG + 2 * i, 2, cpu.seg[i].selector);
   }
 
   if (source === 'call' || source === 'int') {
@@ -111,7 +111,7 @@ export function taskSwitch(
   cpu.eip = eip >>> 0;
   for (let i = 0; i < 8; i++) cpu.regs[i] = regs[i]!;
   for (let i = 0; i < 6; i++) {
-    const cache = cpu.seg[i]!;
+    const cache = cpu.seg[i];
     cache.selector = sels[i]!;
     cache.valid = false;
   }
@@ -119,7 +119,7 @@ export function taskSwitch(
   cpu.ldtr.valid = false;
 
   if (new32 && eflags & Flag.VM) {
-    for (let i = 0; i < 6; i++) loadRealSegment(cpu, i as Seg, sels[i]!);
+    for (let i = 0; i < 6; i++) loadRealSegment(cpu, i, sels[i]);
     cpu.setCpl(3);
     cpu.segmentChanged();
     loadTaskLdt(cpu, ldt, ext);
@@ -128,7 +128,7 @@ export function taskSwitch(
 
   loadTaskLdt(cpu, ldt, ext);
 
-  const csSel = sels[Seg.CS]!;
+  const csSel = sels[Seg.CS];
   if (isNullSelector(csSel)) cpu.raise(Vec.TS, ext);
   const cs = readDescriptor(cpu, csSel);
   const rpl = csSel & 3;
@@ -137,13 +137,13 @@ export function taskSwitch(
   }
   if (!descPresent(cs)) cpu.raise(Vec.NP, selectorError(csSel, ext));
   setAccessed(cpu, cs);
-  loadCache(cpu.seg[Seg.CS]!, csSel, cs);
+  loadCache(cpu.seg[Seg.CS], csSel, cs);
   cpu.setCpl(rpl);
 
-  loadProtectedSegment(cpu, Seg.SS, sels[Seg.SS]!, Vec.TS, ext);
-  for (const seg of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) loadProtectedSegment(cpu, seg, sels[seg]!, Vec.TS, ext);
+  loadProtectedSegment(cpu, Seg.SS, sels[Seg.SS], Vec.TS, ext);
+  for (const seg of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) loadProtectedSegment(cpu, seg, sels[seg], Vec.TS, ext);
   cpu.segmentChanged();
-  if (cpu.eip > cpu.seg[Seg.CS]!.limit) cpu.raise(Vec.GP, 0);
+  if (cpu.eip > cpu.seg[Seg.CS].limit) cpu.raise(Vec.GP, 0);
 }
 
 /** The LDT of a new task: #TS(selector) unless null or a present LDT descriptor in the GDT (SDM table 7-1). */

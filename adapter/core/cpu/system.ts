@@ -119,7 +119,7 @@ function jumpToTask(cpu: CpuCore, selector: number, d: Descriptor, source: 'jmp'
 export function farJump(cpu: CpuCore, selector: number, offset: number, nextEip: number): void {
   selector &= 0xffff;
   if (realOrVm86(cpu)) {
-    if (offset >>> 0 > cpu.seg[Seg.CS]!.limit) cpu.raise(Vec.GP, 0);
+    if (offset >>> 0 > cpu.seg[Seg.CS].limit) cpu.raise(Vec.GP, 0);
     realFarTransfer(cpu, selector, offset);
     return;
   }
@@ -160,8 +160,8 @@ export function farCall(cpu: CpuCore, selector: number, offset: number, operandS
   if (realOrVm86(cpu)) {
     const stack = Stack.current(cpu, 0);
     stack.checkRoom(operandSize * 2);
-    if (offset >>> 0 > cpu.seg[Seg.CS]!.limit) cpu.raise(Vec.GP, 0);
-    stack.push(cpu.seg[Seg.CS]!.selector, operandSize);
+    if (offset >>> 0 > cpu.seg[Seg.CS].limit) cpu.raise(Vec.GP, 0);
+    stack.push(cpu.seg[Seg.CS].selector, operandSize);
     stack.push(nextEip, operandSize);
     stack.commit();
     stack.storeEsp();
@@ -174,7 +174,7 @@ export function farCall(cpu: CpuCore, selector: number, offset: number, operandS
     const stack = Stack.current(cpu, 0);
     stack.checkRoom(operandSize * 2);
     if (offset >>> 0 > descriptorLimit(d.lo, d.hi)) cpu.raise(Vec.GP, 0);
-    stack.push(cpu.seg[Seg.CS]!.selector, operandSize);
+    stack.push(cpu.seg[Seg.CS].selector, operandSize);
     stack.push(nextEip, operandSize);
     stack.commit();
     commitCs(cpu, selector, d, cpu.cpl);
@@ -206,7 +206,7 @@ function callThroughGate(cpu: CpuCore, selector: number, gate: Descriptor, nextE
   const eip = size === 2 ? gateOffset(gate) & 0xffff : gateOffset(gate);
   const limit = descriptorLimit(target.d.lo, target.d.hi);
   const dpl = descDpl(target.d);
-  const cs = cpu.seg[Seg.CS]!;
+  const cs = cpu.seg[Seg.CS];
   if (!descIsConforming(target.d) && dpl < cpu.cpl) {
     const { ss, esp } = tssStack(cpu, dpl, 0);
     const ssd = checkInnerStack(cpu, ss, dpl, 0);
@@ -217,14 +217,14 @@ function callThroughGate(cpu: CpuCore, selector: number, gate: Descriptor, nextE
     const outer = Stack.current(cpu, 0);
     const params: number[] = [];
     for (let i = count - 1; i >= 0; i--) params.push(outer.peek(i * size, size));
-    inner.push(cpu.seg[Seg.SS]!.selector, size);
+    inner.push(cpu.seg[Seg.SS].selector, size);
     inner.push(outer.sp, size);
     for (const p of params) inner.push(p, size);
     inner.push(cs.selector, size);
     inner.push(nextEip, size);
     inner.commit();
     setAccessed(cpu, ssd);
-    loadCache(cpu.seg[Seg.SS]!, ss, ssd);
+    loadCache(cpu.seg[Seg.SS], ss, ssd);
     commitCs(cpu, target.selector, target.d, dpl);
     inner.storeEsp();
   } else {
@@ -248,7 +248,7 @@ export function farReturn(cpu: CpuCore, operandSize: 2 | 4, popBytes: number): v
   const eip = stack.peek(0, osz);
   const selector = stack.peek(osz, osz) & 0xffff;
   if (realOrVm86(cpu)) {
-    if (eip > cpu.seg[Seg.CS]!.limit) cpu.raise(Vec.GP, 0);
+    if (eip > cpu.seg[Seg.CS].limit) cpu.raise(Vec.GP, 0);
     stack.skip(2 * osz + popBytes);
     stack.storeEsp();
     realFarTransfer(cpu, selector, eip);
@@ -264,7 +264,7 @@ export function farReturn(cpu: CpuCore, operandSize: 2 | 4, popBytes: number): v
     if (eip > descriptorLimit(d.lo, d.hi)) cpu.raise(Vec.GP, 0);
     commitCs(cpu, selector, d, rpl);
     setAccessed(cpu, ssd);
-    const ssCache = cpu.seg[Seg.SS]!;
+    const ssCache = cpu.seg[Seg.SS];
     loadCache(ssCache, ss, ssd);
     const outer = Stack.current(cpu, 0);
     outer.sp = ssCache.big ? esp : (outer.sp & ~0xffff) | (esp & 0xffff);
