@@ -2,18 +2,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { REPOSITORY_ROOT, guestElfPath, isQemuAvailable, runInQemu } from '../support/qemu';
+import { QEMU_BINARY, REPOSITORY_ROOT, guestElfPath, isQemuAvailable, runInQemu } from '../support/qemu';
 
 const GUESTS = ['hello', 'cpu-selftest', 'hpet-probe'] as const;
-const skip = isQemuAvailable() ? false : `${'qemu-system-i386'} is not installed`;
+const skip = isQemuAvailable() ? false : `${QEMU_BINARY} is not installed`;
 
 function expectedTranscript(name: string): string {
   return readFileSync(join(REPOSITORY_ROOT, 'guests', name, 'expected.txt'), 'latin1');
 }
 
-describe('test guests under QEMU (reference transcripts)', { skip }, () => {
+void describe('test guests under QEMU (reference transcripts)', { skip }, () => {
   for (const name of GUESTS) {
-    it(`${name} prints guests/${name}/expected.txt and exits with code 0`, async () => {
+    void it(`${name} prints guests/${name}/expected.txt and exits with code 0`, async () => {
       const result = await runInQemu(guestElfPath(name), { timeoutMs: 90_000 });
       assert.equal(result.timedOut, false, `QEMU timed out; serial so far:\n${result.serial}`);
       assert.equal(result.serial, expectedTranscript(name));
@@ -21,7 +21,7 @@ describe('test guests under QEMU (reference transcripts)', { skip }, () => {
     });
   }
 
-  it('kills QEMU at the timeout and reports no exit code', async () => {
+  void it('kills QEMU at the timeout and reports no exit code', async () => {
     const result = await runInQemu(guestElfPath('hello'), { timeoutMs: 1 });
     assert.equal(result.timedOut, true);
     assert.equal(result.guestExitCode, undefined);

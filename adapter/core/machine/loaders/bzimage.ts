@@ -125,9 +125,9 @@ export function loadBzImage(bytes: Uint8Array, machine: MachineDescription, opti
   }
 
   const relocatable = version >= 0x205 && image.u8(RELOCATABLE_KERNEL, 'relocatable_kernel') !== 0;
-  const initSize = version >= 0x210 ? Math.max(image.u32(INIT_SIZE, 'init_size'), kernel.length) : kernel.length;
+  const initSize = version >= 0x20a ? Math.max(image.u32(INIT_SIZE, 'init_size'), kernel.length) : kernel.length;
   let loadAddress = LINUX_LOAD_ADDRESS;
-  if (relocatable && version >= 0x210) {
+  if (relocatable && version >= 0x20a) {
     const preferred = Number(image.u64(PREF_ADDRESS, 'pref_address'));
     if (preferred >= LINUX_LOAD_ADDRESS && isInUsableRam(machine, preferred, preferred + initSize)) {
       loadAddress = preferred;

@@ -22,6 +22,7 @@ const STT_FUNC = 2;
 const STT_SECTION = 3;
 const STT_FILE = 4;
 const SHN_UNDEF = 0;
+const SHN_ABS = 0xfff1;
 
 export interface ElfSegment {
   /** Index in the program header table. */
@@ -147,6 +148,7 @@ function readSymbols(image: ImageReader, tableOffset: number, count: number, ent
       const type = image.u8(symbolAt + 12, 'st_info') & 0xf;
       const sectionIndex = image.u16(symbolAt + 14, 'st_shndx');
       if (nameOffset === 0 || sectionIndex === SHN_UNDEF || type === STT_SECTION || type === STT_FILE) continue;
+      if (sectionIndex === SHN_ABS && type !== STT_FUNC && type !== STT_OBJECT) continue;
       if (nameOffset >= stringsSize) {
         throw new LoaderError(
           'malformed',
