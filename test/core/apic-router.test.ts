@@ -5,6 +5,8 @@ import { LocalApic } from '../../adapter/core/devices/apic';
 import type { LegacyPic } from '../../adapter/core/devices/interrupt-router';
 import { InterruptRouter } from '../../adapter/core/devices/interrupt-router';
 import { IoApic } from '../../adapter/core/devices/ioapic';
+import { Pic } from '../../adapter/core/devices/pic';
+import { PortSpace } from '../../adapter/core/bus/ports';
 import { Scheduler } from '../../adapter/core/time/scheduler';
 
 /** An 8259 pair reduced to a queue of requested vectors; the real one lives in pic.ts. */
@@ -133,5 +135,39 @@ void describe('interrupt router', () => {
     const before = changes;
     lapic.deliverMsi(0xfee00000, 0x41);
     assert.ok(changes > before);
+  });
+
+  void it('works with the 8259 model: IRQ1 reaches the CPU in virtual wire mode and through LINT0', () => {
+    const ports = new PortSpace();
+    const pic = new Pic(ports);
+    const space = new PhysicalAddressSpace(0x100000);
+    const lapic = new LocalApic({ scheduler: new Scheduler({ now: () => 0 }) });
+    lapic.attach(space);
+    const router = new InterruptRouter(lapic, pic);
+    for (const [port, value] of [
+      [0x20, 0x11],
+      [0xa0, 0x11],
+      [0x21, 0x20],
+      [0xa1, 0x28],
+      [0x21, 0x04],
+      [0xa1, 0x02],
+      [0x21, 0x01],
+      [0xa1, 0x01],
+      [0x21, 0x00],
+      [0xa1, 0x00],
+    ]) {
+      ports.write(port, 1, value);
+    }
+    pic.setIrq(1, true);
+    assert.equal(router.hasInterrupt(), true);
+    assert.equal(router.acknowledge(), 0x21);
+    ports.write(0x20, 1, 0x20);
+    pic.setIrq(1, false);
+    space.write(lapic.base + SVR, 4, 0x1ff);
+    space.write(lapic.base + LVT_LINT0, 4, 0x700);
+    pic.setIrq(1, true);
+    assert.equal(router.hasInterrupt(), true);
+    assert.equal(router.acknowledge(), 0x21);
+    assert.equal(router.counters.extIntAcknowledged, 2);
   });
 });

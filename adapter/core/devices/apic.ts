@@ -572,9 +572,10 @@ export class LocalApic implements InspectableDevice, MsiSink, ApicMessageSink {
   /** Keeps the current count across a change of divider or mode. */
   private rebaseTimer(change: () => void): void {
     const now = this.scheduler.now();
-    const count = this.timerCurrentCount(now);
+    const countBefore = this.timerCurrentCount(now);
     change();
     if (!this.timerRunning) return;
+    const count = Math.min(countBefore, this.timerInitial);
     if (count === 0) {
       this.timerRunning = false;
       this.scheduler.cancel(this.timer);
@@ -801,8 +802,7 @@ export class LocalApic implements InspectableDevice, MsiSink, ApicMessageSink {
         this.icrLow = v & ICR_LOW_WRITABLE;
         return;
       case Reg.TIMER_INITIAL_COUNT:
-        this.timerInitial = v;
-        this.rebaseTimer(() => undefined);
+        this.rebaseTimer(() => (this.timerInitial = v));
         return;
       case Reg.TIMER_CURRENT_COUNT:
         this.setCurrentCount(v);
