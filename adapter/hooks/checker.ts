@@ -214,9 +214,7 @@ class Checker {
     return false;
   }
 
-  private resolveTarget(
-    decl: HookDecl,
-  ):
+  private resolveTarget(decl: HookDecl):
     | {
         space: 'mmio' | 'pio';
         start: number;
@@ -290,8 +288,8 @@ class Checker {
   private checkOverlaps(hooks: readonly CheckedHook[]): void {
     for (let i = 0; i < hooks.length; i++) {
       for (let j = 0; j < i; j++) {
-        const a = hooks[i]!;
-        const b = hooks[j]!;
+        const a = hooks[i];
+        const b = hooks[j];
         const sameDirection = (a.decl.onRead && b.decl.onRead) || (a.decl.onWrite && b.decl.onWrite);
         if (a.space === b.space && sameDirection && a.start < b.start + b.length && b.start < a.start + a.length) {
           this.error(
@@ -445,13 +443,13 @@ class Checker {
     }
     const slot = scope.slots++;
     this.declarationSlots.set(stmt, slot);
-    scope.scopes[scope.scopes.length - 1]!.set(name, { slot, type, readOnly });
+    scope.scopes[scope.scopes.length - 1].set(name, { slot, type, readOnly });
   }
 
   private lookupLocal(name: string): LocalVariable | undefined {
     const scopes = this.hookScope?.scopes ?? [];
     for (let i = scopes.length - 1; i >= 0; i--) {
-      const found = scopes[i]!.get(name);
+      const found = scopes[i].get(name);
       if (found) return found;
     }
     return undefined;
@@ -709,8 +707,8 @@ class Checker {
     }
     if (callee.member === 'write') {
       if (expr.args.length !== 1) this.error('device.write(v) takes exactly one argument', expr.range);
-      else if (this.types.get(expr.args[0]!)?.kind !== 'int')
-        this.error('device.write(v) needs an integer', expr.args[0]!.range);
+      else if (this.types.get(expr.args[0])?.kind !== 'int')
+        this.error('device.write(v) needs an integer', expr.args[0].range);
       if (scope.direction === 'read') {
         this.error(
           'device.write(v) is not available in a read hook: set value and end with handled to change what the guest reads',
@@ -769,9 +767,9 @@ export function evaluateBinary(op: string, l: bigint | boolean, r: bigint | bool
   if (typeof l === 'boolean' || typeof r === 'boolean') {
     switch (op) {
       case '&&':
-        return (l as boolean) && (r as boolean);
+        return (l as boolean) && r;
       case '||':
-        return (l as boolean) || (r as boolean);
+        return l || r;
       case '==':
         return l === r;
       case '!=':

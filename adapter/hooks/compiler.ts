@@ -77,10 +77,10 @@ class Compiler {
 
   private block(stmts: readonly Stmt[]): Execute {
     const compiled = stmts.map((s) => this.statement(s));
-    if (compiled.length === 1) return compiled[0]!;
+    if (compiled.length === 1) return compiled[0];
     return (f) => {
       for (let i = 0; i < compiled.length; i++) {
-        const ending = compiled[i]!(f);
+        const ending = compiled[i](f);
         if (ending !== Ending.Continue) return ending;
       }
       return Ending.Continue;
@@ -245,7 +245,7 @@ class Compiler {
       case 'call': {
         const callee = expr.callee as Extract<Expr, { kind: 'member' }>;
         if (callee.member === 'read') return (f) => f.deviceRead();
-        const arg = this.expression(expr.args[0]!) as (f: Frame) => bigint;
+        const arg = this.expression(expr.args[0]) as (f: Frame) => bigint;
         return (f) => {
           f.deviceWrite(arg(f));
           return false;
@@ -261,11 +261,11 @@ class Compiler {
         return (f) => f.value;
       case 'local': {
         const slot = binding.slot;
-        return (f) => f.locals[slot]!;
+        return (f) => f.locals[slot];
       }
       case 'state': {
         const slot = binding.slot;
-        return (f) => f.state[slot]!;
+        return (f) => f.state[slot];
       }
       case 'access':
         return accessInfo(binding.name);
@@ -279,9 +279,9 @@ class Compiler {
     const right = this.expression(expr.right);
     switch (expr.op) {
       case '&&':
-        return (f) => (left(f) as boolean) && (right(f) as boolean);
+        return (f) => (left(f) as boolean) && right(f);
       case '||':
-        return (f) => (left(f) as boolean) || (right(f) as boolean);
+        return (f) => left(f) || right(f);
       case '&':
         return (f) => (left(f) as bigint) & (right(f) as bigint);
       case '|':

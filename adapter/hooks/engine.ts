@@ -123,11 +123,20 @@ class AccessRecord {
   logs: string[] | undefined;
   breaks: { hook: ActiveHook; reason: string }[] | undefined;
 
-  constructor(readonly access: DeviceAccess) {}
+  /** Values and decisions are only gathered when the trace or a watchpoint will look at them. */
+  constructor(
+    readonly access: DeviceAccess,
+    readonly detailed: boolean,
+  ) {}
 
   recordDevice(address: number, part: bigint): void {
-    this.deviceValue |= part << BigInt((address - this.access.address) * 8);
+    if (!this.detailed) return;
+    this.deviceValue |= address === this.access.address ? part : part << BigInt((address - this.access.address) * 8);
     this.deviceTouched = true;
+  }
+
+  recordDecision(name: string, decision: HookDecision | 'fault'): void {
+    if (this.detailed) (this.hooks ??= []).push({ name, decision });
   }
 }
 
@@ -170,7 +179,7 @@ class HookRun implements Frame {
   }
 
   deviceWrite(value: bigint): void {
-    const part = (value >> this.shift) & PART_MASKS[this.size]!;
+    const part = (value >> this.shift) & PART_MASKS[this.size];
     this.io.write(this.size === 8 ? part : Number(part));
     this.writtenValue = part;
     this.record.recordDevice(this.address, part);
@@ -289,7 +298,7 @@ export class HookEngine implements AccessInterceptor {
     const state = result.program.state.map((variable) => {
       const slot =
         previous?.stateVariables.findIndex((v) => v.name === variable.name && v.type.kind === variable.type.kind) ?? -1;
-      return slot >= 0 ? previous!.state[slot]! : variable.initial;
+      return slot >= 0 ? previous!.state[slot] : variable.initial;
     });
     const file: LoadedFile = {
       name: fileName,
@@ -405,7 +414,7 @@ export class HookEngine implements AccessInterceptor {
   fileState(fileName: string): { name: string; value: bigint | boolean }[] {
     const file = this.files.get(fileName);
     if (!file) return [];
-    return file.stateVariables.map((v, i) => ({ name: v.name, value: file.state[i]! }));
+    return file.stateVariables.map((v, i) => ({ name: v.name, value: file.state[i] }));
   }
 
   setHookEnabled(id: number, enabled: boolean): boolean {
@@ -490,13 +499,13 @@ export class HookEngine implements AccessInterceptor {
   read(access: DeviceAccess, perform: () => number | bigint): number | bigint {
     const hooks = this.collect(this.index[access.space].read, access.address, access.size);
     if (!hooks && this.activeWatchpoints.length === 0 && !this.traceBuffer) return perform();
-    const record = new AccessRecord(access);
+    const record = new AccessRecord(access, this.activeWatchpoints.length > 0 || this.traceBuffer !== undefined);
     let result: bigint;
     if (!hooks) {
       result = BigInt(perform());
       record.recordDevice(access.address, result);
     } else {
-      const only = hooks.length === 1 ? hooks[0]! : undefined;
+      const only = hooks.length === 1 ? hooks[0] : undefined;
       if (only && only.start <= access.address && access.address + access.size <= only.end) {
         result = this.runPart(only, access, access.address, access.size, 0n, { read: perform, write: noWrite }, record);
       } else {
@@ -513,13 +522,13 @@ export class HookEngine implements AccessInterceptor {
       perform(access.value);
       return;
     }
-    const record = new AccessRecord(access);
+    const record = new AccessRecord(access, this.activeWatchpoints.length > 0 || this.traceBuffer !== undefined);
     const guest = BigInt.asUintN(access.size * 8, BigInt(access.value));
     if (!hooks) {
       perform(access.value);
       record.recordDevice(access.address, guest);
     } else {
-      const only = hooks.length === 1 ? hooks[0]! : undefined;
+      const only = hooks.length === 1 ? hooks[0] : undefined;
       if (only && only.start <= access.address && access.address + access.size <= only.end) {
         this.runPart(only, access, access.address, access.size, guest, { read: noRead, write: perform }, record);
       } else {
@@ -570,7 +579,7 @@ export class HookEngine implements AccessInterceptor {
           read: () => readAdjusted(access.region, regionOffset, pieceSize),
           write: (v) => writeAdjusted(access.region, regionOffset, pieceSize, v),
         };
-        const guestPart = (guest >> shift) & PART_MASKS[size]!;
+        const guestPart = (guest >> shift) & PART_MASKS[size];
         if (owner) {
           result |= this.runPart(owner, access, piece, size, guestPart, io, record) << shift;
         } else if (access.isWrite) {
@@ -598,8 +607,8 @@ export class HookEngine implements AccessInterceptor {
     io: PartIo,
     record: AccessRecord,
   ): bigint {
-    const shift = hook.registerCoordinates ? BigInt((address - hook.start) * 8) : 0n;
-    const mask = PART_MASKS[size]!;
+    const shift = hook.registerCoordinates && address !== hook.start ? BigInt((address - hook.start) * 8) : 0n;
+    const mask = PART_MASKS[size];
     const run = new HookRun(this, hook, address, size, access.isWrite, shift, guestPart, io, record);
     let ending: Ending;
     try {
@@ -607,7 +616,7 @@ export class HookEngine implements AccessInterceptor {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.fault(hook, message);
-      (record.hooks ??= []).push({ name: hook.checked.name, decision: 'fault' });
+      record.recordDecision(hook.checked.name, 'fault');
       if (access.isWrite) {
         if (run.writtenValue === undefined) {
           io.write(size === 8 ? guestPart : Number(guestPart));

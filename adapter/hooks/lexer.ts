@@ -82,7 +82,7 @@ export function tokenize(source: string, diagnostics: Diagnostic[], origin?: rea
   };
 
   while (offset < source.length) {
-    const c = source[offset]!;
+    const c = source[offset];
     if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
       advance(1);
       continue;
@@ -121,7 +121,7 @@ export function tokenize(source: string, diagnostics: Diagnostic[], origin?: rea
       const positions: Position[] = [];
       let closed = false;
       while (offset < source.length && source[offset] !== '\n') {
-        const ch = source[offset]!;
+        const ch = source[offset];
         if (ch === '"') {
           advance(1);
           closed = true;

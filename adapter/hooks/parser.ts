@@ -410,7 +410,7 @@ class Parser {
     const parts: Template['parts'][number][] = [];
     let literal = '';
     for (let i = 0; i < text.length; i++) {
-      const ch = text[i]!;
+      const ch = text[i];
       if (ch === '}' && text[i + 1] === '}') {
         literal += '}';
         i++;
@@ -427,7 +427,7 @@ class Parser {
       }
       const close = text.indexOf('}', i);
       if (close < 0) {
-        this.error(`missing '}' in string interpolation`, { start: positions[i]!, end: token.range.end });
+        this.error(`missing '}' in string interpolation`, { start: positions[i], end: token.range.end });
         break;
       }
       if (literal) parts.push(literal);
@@ -441,15 +441,15 @@ class Parser {
         if (FORMATS.has(name as ValueFormat)) format = name as ValueFormat;
         else {
           this.error(`unknown format '${name}' (use x, d, b or fields)`, {
-            start: positions[i + 1 + colon]!,
-            end: positions[close]!,
+            start: positions[i + 1 + colon],
+            end: positions[close],
           });
         }
       }
       const innerTokens = tokenize(exprText, this.diagnostics, positions.slice(i + 1, i + 1 + exprText.length + 1));
       const sub = new Parser(innerTokens, this.diagnostics);
       try {
-        if (sub.atEof()) sub.fail('empty interpolation {} in string', { start: positions[i]!, end: positions[close]! });
+        if (sub.atEof()) sub.fail('empty interpolation {} in string', { start: positions[i], end: positions[close] });
         const expr = sub.expression();
         if (!sub.atEof()) sub.fail(`unexpected ${describe(sub.peek())} in interpolation`, sub.peek().range);
         parts.push({ expr, format });
@@ -464,7 +464,7 @@ class Parser {
 
   expression(level = 0): Expr {
     if (level === PRECEDENCE.length) return this.unary();
-    const operators = PRECEDENCE[level]!;
+    const operators = PRECEDENCE[level];
     let left = this.expression(level + 1);
     for (;;) {
       const t = this.peek();
@@ -537,15 +537,15 @@ class Parser {
   }
 
   peek(): Token {
-    return this.tokens[this.index]!;
+    return this.tokens[this.index];
   }
 
   private previous(): Token {
-    return this.tokens[Math.max(0, this.index - 1)]!;
+    return this.tokens[Math.max(0, this.index - 1)];
   }
 
   private next(): Token {
-    const t = this.tokens[this.index]!;
+    const t = this.tokens[this.index];
     if (t.kind !== 'eof') this.index++;
     return t;
   }

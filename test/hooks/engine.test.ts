@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PortSpace } from '../../adapter/core/bus/ports';
-import type { SmallAccessSize } from '../../adapter/core/bus/types';
 import type { HookInfo, StopInfo } from '../../adapter/hooks/engine';
 import { HookEngine } from '../../adapter/hooks/engine';
-import { FakeContext, FakeDevice, GCAP_ID_VALUE, HPET_BASE, HPET_FIXTURE, UART_FIXTURE, loadOk, makeRig } from './fixture';
+import {
+  FakeContext,
+  FakeDevice,
+  GCAP_ID_VALUE,
+  HPET_BASE,
+  HPET_FIXTURE,
+  UART_FIXTURE,
+  loadOk,
+  makeRig,
+} from './fixture';
 
 const SEED = `# The guest sees one HPET comparator fewer.
 on read hpet.GCAP_ID {
@@ -21,41 +29,45 @@ function mask(size: number): bigint {
   return (1n << BigInt(size * 8)) - 1n;
 }
 
-describe('the seed program on the HPET fixture', () => {
-  it('hides one comparator in a 4-byte read of GCAP_ID', () => {
+void describe('the seed program on the HPET fixture', () => {
+  void it('hides one comparator in a 4-byte read of GCAP_ID', () => {
     const { bus, engine, device } = makeRig();
     assert.equal(bus.read(HPET_BASE, 4), 0x8086a301, 'unhooked');
     loadOk(engine, 'seed.mmh', SEED);
     device.log.length = 0;
     assert.equal(bus.read(HPET_BASE, 4), 0x8086a201);
-    assert.deepEqual(device.log, [{ kind: 'read', offset: 0, size: 4, value: 0x8086a301 }], 'the device is read exactly once');
+    assert.deepEqual(
+      device.log,
+      [{ kind: 'read', offset: 0, size: 4, value: 0x8086a301 }],
+      'the device is read exactly once',
+    );
   });
 
-  it('hides one comparator in an 8-byte read', () => {
+  void it('hides one comparator in an 8-byte read', () => {
     const { bus, engine } = makeRig();
     loadOk(engine, 'seed.mmh', SEED);
     assert.equal(bus.read(HPET_BASE, 8), 0x0429b17f_8086a201n);
   });
 
-  it('leaves a 4-byte read of the upper half alone: that part holds no NUM_TIM_CAP bits', () => {
+  void it('leaves a 4-byte read of the upper half alone: that part holds no NUM_TIM_CAP bits', () => {
     const { bus, engine } = makeRig();
     loadOk(engine, 'seed.mmh', SEED);
     assert.equal(bus.read(HPET_BASE + 4, 4), 0x0429b17f);
     assert.equal(bus.read(HPET_BASE + 1, 1), 0xa2, 'the byte that holds NUM_TIM_CAP');
     assert.equal(bus.read(HPET_BASE, 1), 0x01);
-    assert.equal(engine.listHooks()[0]!.hits, 3);
+    assert.equal(engine.listHooks()[0].hits, 3);
   });
 });
 
-describe('BitVisor semantics: read and write × emulate and handled', () => {
-  it('read + handled without device.read(): the guest gets value, the device sees nothing', () => {
+void describe('BitVisor semantics: read and write × emulate and handled', () => {
+  void it('read + handled without device.read(): the guest gets value, the device sees nothing', () => {
     const { bus, engine, device } = makeRig();
     loadOk(engine, 'h.mmh', 'on read hpet.GEN_CONF { value = 0x1234\n handled }');
     assert.equal(bus.read(GEN_CONF, 4), 0x1234);
     assert.deepEqual(device.log, []);
   });
 
-  it('read + emulate: the device is read and the guest gets its value; changes to value are discarded', () => {
+  void it('read + emulate: the device is read and the guest gets its value; changes to value are discarded', () => {
     const { bus, engine, device } = makeRig();
     device.set64(0x10, 3n);
     loadOk(engine, 'h.mmh', 'on read hpet.GEN_CONF { value = 0x1234\n emulate }');
@@ -63,7 +75,7 @@ describe('BitVisor semantics: read and write × emulate and handled', () => {
     assert.equal(device.log.length, 1);
   });
 
-  it('read without an ending defaults to emulate', () => {
+  void it('read without an ending defaults to emulate', () => {
     const { bus, engine, device } = makeRig();
     device.set64(0x10, 2n);
     const result = engine.load('h.mmh', 'var n = 0\non read hpet.GEN_CONF { n += 1 }');
@@ -72,14 +84,14 @@ describe('BitVisor semantics: read and write × emulate and handled', () => {
     assert.deepEqual(engine.fileState('h.mmh'), [{ name: 'n', value: 1n }]);
   });
 
-  it('write + emulate: the device receives value as the hook left it', () => {
+  void it('write + emulate: the device receives value as the hook left it', () => {
     const { bus, engine, device } = makeRig();
     loadOk(engine, 'h.mmh', 'on write hpet.GEN_CONF { value.ENABLE_CNF = 0 }');
     bus.write(GEN_CONF, 4, 3);
     assert.deepEqual(device.log, [{ kind: 'write', offset: 0x10, size: 4, value: 2 }]);
   });
 
-  it('write + handled: the device receives nothing', () => {
+  void it('write + handled: the device receives nothing', () => {
     const { bus, engine, device } = makeRig();
     loadOk(engine, 'h.mmh', 'on write hpet.GEN_CONF { handled }');
     bus.write(GEN_CONF, 4, 3);
@@ -87,7 +99,7 @@ describe('BitVisor semantics: read and write × emulate and handled', () => {
     assert.equal(device.get64(0x10), 0n);
   });
 
-  it('write + handled after device.write(v): the device receives v once', () => {
+  void it('write + handled after device.write(v): the device receives v once', () => {
     const { bus, engine, device } = makeRig();
     loadOk(engine, 'h.mmh', 'on write hpet.GEN_CONF { device.write(value | 0x100)\n handled }');
     bus.write(GEN_CONF, 4, 1);
@@ -95,7 +107,7 @@ describe('BitVisor semantics: read and write × emulate and handled', () => {
   });
 
   for (const size of [1, 2, 4, 8] as const) {
-    it(`${size}-byte reads of a hooked 64-bit register see their own part in register coordinates`, () => {
+    void it(`${size}-byte reads of a hooked 64-bit register see their own part in register coordinates`, () => {
       const { bus, engine } = makeRig();
       loadOk(engine, 'h.mmh', 'on read hpet.T0_COMPARATOR { value = 0x1122334455667788\n handled }');
       for (let offset = 0; offset < 8; offset += size) {
@@ -104,7 +116,7 @@ describe('BitVisor semantics: read and write × emulate and handled', () => {
       }
     });
 
-    it(`${size}-byte writes of a hooked 64-bit register reach the device with the hook's change, at the right bytes`, () => {
+    void it(`${size}-byte writes of a hooked 64-bit register reach the device with the hook's change, at the right bytes`, () => {
       const { bus, engine, device } = makeRig();
       loadOk(engine, 'h.mmh', 'on write hpet.T0_COMPARATOR { value = ~value }');
       for (let offset = 0; offset < 8; offset += size) {
@@ -118,22 +130,22 @@ describe('BitVisor semantics: read and write × emulate and handled', () => {
   }
 });
 
-describe('splitting accesses', () => {
-  it('a read that is only partly hooked: the unhooked half comes straight from the device', () => {
+void describe('splitting accesses', () => {
+  void it('a read that is only partly hooked: the unhooked half comes straight from the device', () => {
     const { bus, engine, device } = makeRig();
     loadOk(engine, 'h.mmh', 'on read 0xfed00004 len 4 { value = 0xdeadbeef\n handled }');
     assert.equal(bus.read(HPET_BASE, 8), 0xdeadbeef_8086a301n);
     assert.deepEqual(device.log, [{ kind: 'read', offset: 0, size: 4, value: 0x8086a301 }]);
   });
 
-  it('a write that is only partly hooked: each side is applied on its own', () => {
+  void it('a write that is only partly hooked: each side is applied on its own', () => {
     const { bus, engine, device } = makeRig();
     loadOk(engine, 'h.mmh', 'on write 0xfed0010c len 4 { handled }');
     bus.write(T0_COMPARATOR, 8, 0xaaaaaaaa_bbbbbbbbn);
     assert.equal(device.get64(0x108), 0xbbbbbbbbn);
   });
 
-  it('an access over two hooks: each hook sees its own address, offset and size', () => {
+  void it('an access over two hooks: each hook sees its own address, offset and size', () => {
     const logs: string[] = [];
     const { bus, engine } = makeRig({ onLog: (m) => logs.push(m) });
     loadOk(
@@ -146,7 +158,7 @@ on read 0xfed00104 len 4 { log "B {address} {offset} {size}"\n value = 0x2222222
     assert.deepEqual(logs, ['A 0xfed00100 0x0 4', 'B 0xfed00104 0x0 4']);
   });
 
-  it('a hook on an odd range sees naturally aligned pieces; the rest goes to the device', () => {
+  void it('a hook on an odd range sees naturally aligned pieces; the rest goes to the device', () => {
     const logs: string[] = [];
     const { bus, engine, device } = makeRig({ onLog: (m) => logs.push(m) });
     loadOk(engine, 'h.mmh', 'on write 0xfed00101 len 3 { log "{address}: {offset:d}+{size}"\n value = 0 }');
@@ -155,7 +167,7 @@ on read 0xfed00104 len 4 { log "B {address} {offset} {size}"\n value = 0x2222222
     assert.equal(device.get64(0x100), 0xffn);
   });
 
-  it('where files overlap, the file loaded last wins', () => {
+  void it('where files overlap, the file loaded last wins', () => {
     const { bus, engine } = makeRig();
     loadOk(engine, 'a.mmh', 'on read hpet.GEN_CONF { value = 1\n handled }');
     loadOk(engine, 'b.mmh', 'on read 0xfed00010 len 2 { value = 2\n handled }');
@@ -166,8 +178,8 @@ on read 0xfed00104 len 4 { log "B {address} {offset} {size}"\n value = 0x2222222
   });
 });
 
-describe('hook context and state', () => {
-  it('exposes eip, cpl, time, hits and the direction to hooks', () => {
+void describe('hook context and state', () => {
+  void it('exposes eip, cpl, time, hits and the direction to hooks', () => {
     const logs: string[] = [];
     const context = new FakeContext();
     const { bus, engine } = makeRig({ onLog: (m) => logs.push(m), context });
@@ -180,9 +192,10 @@ describe('hook context and state', () => {
     assert.deepEqual(logs, ['0xc0101234 3 123456 1 false 32', '0xc0101234 3 123456 2 true 16']);
   });
 
-  it('keeps state across calls and across a reload with the same name and type', () => {
+  void it('keeps state across calls and across a reload with the same name and type', () => {
     const { bus, engine } = makeRig();
-    const source = (k: number) => `var count = 0\non read hpet.GEN_CONF { count = count + ${k}\n value = count\n handled }`;
+    const source = (k: number) =>
+      `var count = 0\non read hpet.GEN_CONF { count = count + ${k}\n value = count\n handled }`;
     loadOk(engine, 'h.mmh', source(1));
     bus.read(GEN_CONF, 4);
     assert.equal(bus.read(GEN_CONF, 4), 2);
@@ -190,10 +203,14 @@ describe('hook context and state', () => {
     assert.equal(bus.read(GEN_CONF, 4), 12);
   });
 
-  it('formats values in log interpolation: hex, decimal, binary and decoded fields', () => {
+  void it('formats values in log interpolation: hex, decimal, binary and decoded fields', () => {
     const logs: string[] = [];
     const { bus, engine } = makeRig({ onLog: (m) => logs.push(m) });
-    loadOk(engine, 'h.mmh', 'on read hpet.GCAP_ID { value = device.read()\n log "{value.NUM_TIM_CAP} {value.REV_ID:b} {value:fields}"\n handled }');
+    loadOk(
+      engine,
+      'h.mmh',
+      'on read hpet.GCAP_ID { value = device.read()\n log "{value.NUM_TIM_CAP} {value.REV_ID:b} {value:fields}"\n handled }',
+    );
     bus.read(HPET_BASE, 8);
     assert.equal(
       logs[0],
@@ -201,7 +218,7 @@ describe('hook context and state', () => {
     );
   });
 
-  it('break "reason" asks the debugger to stop after the access', () => {
+  void it('break "reason" asks the debugger to stop after the access', () => {
     const stops: StopInfo[] = [];
     const { bus, engine } = makeRig({ onStop: (s) => stops.push(s) });
     loadOk(engine, 'h.mmh', 'on write hpet.GEN_CONF { if value.ENABLE_CNF == 1 { break "HPET enabled" } }');
@@ -209,34 +226,38 @@ describe('hook context and state', () => {
     assert.equal(stops.length, 0);
     bus.write(GEN_CONF, 4, 1);
     assert.equal(stops.length, 1);
-    assert.equal(stops[0]!.reason, 'hook');
-    assert.equal(stops[0]!.description, 'HPET enabled: write hpet.GEN_CONF, 4 bytes = 0x00000001 at eip 0x00100a3c');
+    assert.equal(stops[0].reason, 'hook');
+    assert.equal(stops[0].description, 'HPET enabled: write hpet.GEN_CONF, 4 bytes = 0x00000001 at eip 0x00100a3c');
   });
 });
 
-describe('live reload and faults', () => {
-  it('keeps the previous version active when a reload has errors, and swaps when it compiles', () => {
+void describe('live reload and faults', () => {
+  void it('keeps the previous version active when a reload has errors, and swaps when it compiles', () => {
     const { bus, engine } = makeRig();
     loadOk(engine, 'h.mmh', 'on read hpet.GEN_CONF { value = 1\n handled }');
     const bad = engine.load('h.mmh', 'on read hpet.GEN_CONF { value = 2\n handled\n }\non read hpet.NOPE { }');
     assert.equal(bad.ok, false);
-    assert.match(bad.diagnostics[0]!.message, /no register 'NOPE'/);
+    assert.match(bad.diagnostics[0].message, /no register 'NOPE'/);
     assert.equal(bus.read(GEN_CONF, 4), 1);
     loadOk(engine, 'h.mmh', 'on read hpet.GEN_CONF { value = 3\n handled }');
     assert.equal(bus.read(GEN_CONF, 4), 3);
     assert.equal(engine.listHooks().length, 1);
   });
 
-  it('disables a hook that divides by zero, reports it, and completes the access as if unhooked', () => {
+  void it('disables a hook that divides by zero, reports it, and completes the access as if unhooked', () => {
     const faults: [HookInfo, string][] = [];
     const { bus, engine, device } = makeRig({ onFault: (h, m) => faults.push([h, m]) });
     device.set64(0x10, 7n);
-    loadOk(engine, 'h.mmh', 'var zero = 0\non read hpet.GEN_CONF { value = device.read()\n value = value / zero\n handled }');
+    loadOk(
+      engine,
+      'h.mmh',
+      'var zero = 0\non read hpet.GEN_CONF { value = device.read()\n value = value / zero\n handled }',
+    );
     assert.equal(bus.read(GEN_CONF, 4), 7);
     assert.equal(device.log.length, 1, 'the device value the hook read is reused, not read again');
     assert.equal(faults.length, 1);
-    assert.equal(faults[0]![1], 'division by zero');
-    const info = engine.listHooks()[0]!;
+    assert.equal(faults[0][1], 'division by zero');
+    const info = engine.listHooks()[0];
     assert.equal(info.enabled, false);
     assert.equal(info.lastError, 'division by zero');
     assert.equal(bus.read(GEN_CONF, 4), 7);
@@ -244,27 +265,31 @@ describe('live reload and faults', () => {
     assert.equal(bus.interceptor, undefined, 'with nothing active the engine detaches');
   });
 
-  it('stops a runaway loop with the step budget and lets the write through unchanged', () => {
+  void it('stops a runaway loop with the step budget and lets the write through unchanged', () => {
     const faults: string[] = [];
     const { bus, engine, device } = makeRig({ onFault: (_h, m) => faults.push(m), stepBudget: 1000 });
     loadOk(engine, 'h.mmh', 'var n = 0\non write hpet.GEN_CONF { for i in 0..0xffffffffffff { n += 1 }\n value = 0 }');
     const started = process.hrtime.bigint();
     bus.write(GEN_CONF, 4, 3);
     assert.ok(process.hrtime.bigint() - started < 1_000_000_000n);
-    assert.match(faults[0]!, /step budget exceeded/);
+    assert.match(faults[0], /step budget exceeded/);
     assert.equal(device.get64(0x10), 3n);
     assert.deepEqual(engine.fileState('h.mmh'), [{ name: 'n', value: 1000n }]);
   });
 
-  it('runs a bounded loop within the budget', () => {
+  void it('runs a bounded loop within the budget', () => {
     const { bus, engine } = makeRig();
-    loadOk(engine, 'h.mmh', 'on read hpet.GEN_CONF { var sum = 0\n for i in 1..11 { sum += i }\n value = sum\n handled }');
+    loadOk(
+      engine,
+      'h.mmh',
+      'on read hpet.GEN_CONF { var sum = 0\n for i in 1..11 { sum += i }\n value = sum\n handled }',
+    );
     assert.equal(bus.read(GEN_CONF, 4), 55);
   });
 });
 
-describe('attachment, ranges and declared devices', () => {
-  it('attaches only while something is active and reports hooked ranges with a change notification', () => {
+void describe('attachment, ranges and declared devices', () => {
+  void it('attaches only while something is active and reports hooked ranges with a change notification', () => {
     const { bus, engine } = makeRig();
     let changes = 0;
     engine.onRangesChanged(() => changes++);
@@ -273,7 +298,7 @@ describe('attachment, ranges and declared devices', () => {
     assert.equal(bus.interceptor, engine);
     assert.deepEqual(engine.hookedRanges(), [{ space: 'mmio', start: HPET_BASE, length: 8 }]);
     assert.equal(changes, 1);
-    engine.setHookEnabled(engine.listHooks()[0]!.id, false);
+    engine.setHookEnabled(engine.listHooks()[0].id, false);
     assert.equal(bus.interceptor, undefined);
     assert.deepEqual(engine.hookedRanges(), []);
     assert.equal(changes, 2);
@@ -281,7 +306,7 @@ describe('attachment, ranges and declared devices', () => {
     assert.deepEqual(engine.listHooks(), []);
   });
 
-  it('gives a declared device without a model a register store, and hooks on its names work', () => {
+  void it('gives a declared device without a model a register store, and hooks on its names work', () => {
     const { bus, engine } = makeRig();
     loadOk(
       engine,
@@ -300,21 +325,25 @@ on read mydev.CTRL { value = device.read()\n value.MODE = 5\n handled }`,
     assert.equal(bus.findRegion(0xfe000000), undefined);
   });
 
-  it('hooks port I/O by port number and by register name', () => {
+  void it('hooks port I/O by port number and by register name', () => {
     const ports = new PortSpace();
     const uart = new FakeDevice();
     uart.bytes[5] = 0x00;
     ports.register(0x3f8, 8, uart, { device: 'com1' });
     const engine = new HookEngine({ devices: [HPET_FIXTURE, UART_FIXTURE] });
     engine.attach(undefined, ports);
-    loadOk(engine, 'uart.mmh', 'on write port 0x3f8 { value = value + 1 }\non read com1.LSR { value = device.read()\n value.THRE = 1\n handled }');
+    loadOk(
+      engine,
+      'uart.mmh',
+      'on write port 0x3f8 { value = value + 1 }\non read com1.LSR { value = device.read()\n value.THRE = 1\n handled }',
+    );
     ports.write(0x3f8, 1, 0x41);
     assert.deepEqual(uart.log.at(-1), { kind: 'write', offset: 0, size: 1, value: 0x42 });
-    assert.equal(ports.read(0x3fd, 1 as SmallAccessSize), 0x20);
+    assert.equal(ports.read(0x3fd, 1), 0x20);
     assert.equal(ports.interceptor, engine);
   });
 
-  it('leaves an unrelated access untouched while a hook elsewhere is active', () => {
+  void it('leaves an unrelated access untouched while a hook elsewhere is active', () => {
     const { bus, engine, device } = makeRig();
     loadOk(engine, 'h.mmh', SEED);
     device.set64(0xf0, 0x1234n);

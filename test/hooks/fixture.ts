@@ -110,7 +110,7 @@ export class FakeDevice implements RegionHandler {
 
   read(offset: number, size: SmallAccessSize): number {
     let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + this.bytes[offset + i]!;
+    for (let i = size - 1; i >= 0; i--) v = v * 256 + this.bytes[offset + i];
     this.log.push({ kind: 'read', offset, size, value: v });
     return v;
   }

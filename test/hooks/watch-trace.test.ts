@@ -10,8 +10,8 @@ import { GCAP_ID_VALUE, HPET_BASE, HPET_FIXTURE, loadOk, makeRig } from './fixtu
 
 const GEN_CONF = HPET_BASE + 0x10;
 
-describe('watchpoints', () => {
-  it('stops on a read of a named register with the documented description', () => {
+void describe('watchpoints', () => {
+  void it('stops on a read of a named register with the documented description', () => {
     const stops: StopInfo[] = [];
     const { bus, engine } = makeRig({ onStop: (s) => stops.push(s) });
     const added = engine.addWatchpoint({ target: { name: 'hpet.GCAP_ID' }, direction: 'read' });
@@ -22,7 +22,7 @@ describe('watchpoints', () => {
     assert.equal(stops.length, 0, 'other registers and writes do not stop');
     bus.read(HPET_BASE, 4);
     assert.equal(stops.length, 1);
-    const stop = stops[0]!;
+    const stop = stops[0];
     assert.equal(stop.description, 'read hpet.GCAP_ID, 4 bytes = 0x8086a301 at eip 0x00100a3c');
     assert.deepEqual(
       [stop.reason, stop.watchpointId, stop.address, stop.size, stop.value, stop.device, stop.register, stop.isWrite],
@@ -30,10 +30,14 @@ describe('watchpoints', () => {
     );
   });
 
-  it('reports the value after hooks', () => {
+  void it('reports the value after hooks', () => {
     const stops: StopInfo[] = [];
     const { bus, engine } = makeRig({ onStop: (s) => stops.push(s) });
-    loadOk(engine, 'seed.mmh', 'on read hpet.GCAP_ID { value = device.read()\n value.NUM_TIM_CAP = value.NUM_TIM_CAP - 1\n handled }');
+    loadOk(
+      engine,
+      'seed.mmh',
+      'on read hpet.GCAP_ID { value = device.read()\n value.NUM_TIM_CAP = value.NUM_TIM_CAP - 1\n handled }',
+    );
     engine.addWatchpoint({ target: { name: 'hpet.GCAP_ID' }, direction: 'access' });
     bus.read(HPET_BASE + 4, 4);
     bus.read(HPET_BASE, 8);
@@ -46,23 +50,31 @@ describe('watchpoints', () => {
     );
   });
 
-  it('filters hits with a condition in the hook language, using fields in register coordinates', () => {
+  void it('filters hits with a condition in the hook language, using fields in register coordinates', () => {
     const stops: StopInfo[] = [];
     const { bus, engine } = makeRig({ onStop: (s) => stops.push(s) });
-    const added = engine.addWatchpoint({ target: { name: 'hpet.GEN_CONF' }, direction: 'write', condition: 'value.ENABLE_CNF == 1' });
+    const added = engine.addWatchpoint({
+      target: { name: 'hpet.GEN_CONF' },
+      direction: 'write',
+      condition: 'value.ENABLE_CNF == 1',
+    });
     assert.equal(added.ok, true);
     bus.write(GEN_CONF, 4, 2);
     bus.write(GEN_CONF + 4, 4, 1);
     assert.equal(stops.length, 0, 'the upper half holds bits 32-63, not ENABLE_CNF');
     bus.write(GEN_CONF, 1, 3);
     assert.equal(stops.length, 1);
-    assert.equal(stops[0]!.description, 'write hpet.GEN_CONF, 1 byte = 0x03 at eip 0x00100a3c');
+    assert.equal(stops[0].description, 'write hpet.GEN_CONF, 1 byte = 0x03 at eip 0x00100a3c');
   });
 
-  it('watches raw ranges with a mask condition, on write only', () => {
+  void it('watches raw ranges with a mask condition, on write only', () => {
     const stops: StopInfo[] = [];
     const { bus, engine } = makeRig({ onStop: (s) => stops.push(s) });
-    engine.addWatchpoint({ target: { space: 'mmio', address: HPET_BASE + 0x100, length: 16 }, direction: 'write', condition: 'value & 0x100 != 0' });
+    engine.addWatchpoint({
+      target: { space: 'mmio', address: HPET_BASE + 0x100, length: 16 },
+      direction: 'write',
+      condition: 'value & 0x100 != 0',
+    });
     bus.write(HPET_BASE + 0x100, 4, 0x0ff);
     bus.write(HPET_BASE + 0x108, 4, 0x100);
     bus.read(HPET_BASE + 0x108, 4);
@@ -72,20 +84,32 @@ describe('watchpoints', () => {
     );
   });
 
-  it('rejects bad targets and conditions with diagnostics', () => {
+  void it('rejects bad targets and conditions with diagnostics', () => {
     const { engine } = makeRig();
     const unknown = engine.addWatchpoint({ target: { name: 'hpet.GCAP' }, direction: 'read' });
     assert.equal(unknown.ok, false);
-    assert.match(!unknown.ok ? unknown.diagnostics[0]!.message : '', /no register 'GCAP' \(did you mean GCAP_ID\?\)/);
-    const notBool = engine.addWatchpoint({ target: { name: 'hpet.GCAP_ID' }, direction: 'read', condition: 'value & 0x100' });
-    assert.match(!notBool.ok ? notBool.diagnostics[0]!.message : '', /must be a boolean/);
-    const noField = engine.addWatchpoint({ target: { name: 'hpet.GCAP_ID' }, direction: 'read', condition: 'value.NUM == 3' });
-    assert.match(!noField.ok ? noField.diagnostics[0]!.message : '', /no field 'NUM'/);
-    const device = engine.addWatchpoint({ target: { name: 'hpet.GCAP_ID' }, direction: 'read', condition: 'device.read() == 1' });
-    assert.match(!device.ok ? device.diagnostics[0]!.message : '', /cannot access the device/);
+    assert.match(!unknown.ok ? unknown.diagnostics[0].message : '', /no register 'GCAP' \(did you mean GCAP_ID\?\)/);
+    const notBool = engine.addWatchpoint({
+      target: { name: 'hpet.GCAP_ID' },
+      direction: 'read',
+      condition: 'value & 0x100',
+    });
+    assert.match(!notBool.ok ? notBool.diagnostics[0].message : '', /must be a boolean/);
+    const noField = engine.addWatchpoint({
+      target: { name: 'hpet.GCAP_ID' },
+      direction: 'read',
+      condition: 'value.NUM == 3',
+    });
+    assert.match(!noField.ok ? noField.diagnostics[0].message : '', /no field 'NUM'/);
+    const device = engine.addWatchpoint({
+      target: { name: 'hpet.GCAP_ID' },
+      direction: 'read',
+      condition: 'device.read() == 1',
+    });
+    assert.match(!device.ok ? device.diagnostics[0].message : '', /cannot access the device/);
   });
 
-  it('can be disabled and removed, and the engine detaches afterwards', () => {
+  void it('can be disabled and removed, and the engine detaches afterwards', () => {
     const stops: StopInfo[] = [];
     const { bus, engine } = makeRig({ onStop: (s) => stops.push(s) });
     const added = engine.addWatchpoint({ target: { name: 'hpet' }, direction: 'access' });
@@ -95,17 +119,21 @@ describe('watchpoints', () => {
     assert.equal(stops.length, 0);
     engine.setWatchpointEnabled(added.id, true);
     bus.read(HPET_BASE + 0x3f8, 4);
-    assert.equal(stops[0]!.description, 'read hpet+0x3f8, 4 bytes = 0x00000000 at eip 0x00100a3c');
-    assert.equal(engine.listWatchpoints()[0]!.hits, 1);
+    assert.equal(stops[0].description, 'read hpet+0x3f8, 4 bytes = 0x00000000 at eip 0x00100a3c');
+    assert.equal(engine.listWatchpoints()[0].hits, 1);
     engine.removeWatchpoint(added.id);
     assert.equal(bus.interceptor, undefined);
   });
 });
 
-describe('MMIO trace', () => {
-  it('records every access with time, eip, values before and after hooks and the decision', () => {
+void describe('MMIO trace', () => {
+  void it('records every access with time, eip, values before and after hooks and the decision', () => {
     const { bus, engine, context } = makeRig();
-    loadOk(engine, 'seed.mmh', 'on read hpet.GCAP_ID { value = device.read()\n value.NUM_TIM_CAP = value.NUM_TIM_CAP - 1\n log "hidden"\n handled }');
+    loadOk(
+      engine,
+      'seed.mmh',
+      'on read hpet.GCAP_ID { value = device.read()\n value.NUM_TIM_CAP = value.NUM_TIM_CAP - 1\n log "hidden"\n handled }',
+    );
     const trace = engine.startTrace({ capacity: 8 });
     context.time = 1000;
     bus.read(HPET_BASE, 4);
@@ -113,16 +141,38 @@ describe('MMIO trace', () => {
     bus.write(GEN_CONF, 4, 1);
     const [read, write] = trace.latest(2);
     assert.deepEqual(
-      [read!.seq, read!.time, read!.eip, read!.device, read!.register, read!.before, read!.after, read!.decision, read!.hooks, read!.logs],
-      [0, 1000, 0x00100a3c, 'hpet', 'GCAP_ID', 0x8086a301n, 0x8086a201n, 'handled', [{ name: 'read hpet.GCAP_ID', decision: 'handled' }], ['hidden']],
+      [
+        read.seq,
+        read.time,
+        read.eip,
+        read.device,
+        read.register,
+        read.before,
+        read.after,
+        read.decision,
+        read.hooks,
+        read.logs,
+      ],
+      [
+        0,
+        1000,
+        0x00100a3c,
+        'hpet',
+        'GCAP_ID',
+        0x8086a301n,
+        0x8086a201n,
+        'handled',
+        [{ name: 'read hpet.GCAP_ID', decision: 'handled' }],
+        ['hidden'],
+      ],
     );
     assert.deepEqual(
-      [write!.seq, write!.time, write!.isWrite, write!.register, write!.before, write!.after, write!.decision, write!.hooks],
+      [write.seq, write.time, write.isWrite, write.register, write.before, write.after, write.decision, write.hooks],
       [1, 2000, true, 'GEN_CONF', 1n, 1n, 'none', []],
     );
   });
 
-  it('keeps a bounded ring buffer with paging by sequence number and a device filter', () => {
+  void it('keeps a bounded ring buffer with paging by sequence number and a device filter', () => {
     const { bus, engine } = makeRig();
     const trace = engine.startTrace({ capacity: 4 });
     for (let i = 0; i < 10; i++) bus.write(GEN_CONF, 4, i);
@@ -147,7 +197,7 @@ describe('MMIO trace', () => {
     assert.equal(bus.interceptor, undefined);
   });
 
-  it('writes JSON lines to a sink and to a file', () => {
+  void it('writes JSON lines to a sink and to a file', () => {
     const { bus, engine } = makeRig();
     const trace = engine.startTrace();
     const lines: string[] = [];
@@ -159,7 +209,7 @@ describe('MMIO trace', () => {
       bus.read(HPET_BASE, 8);
       file.close();
       assert.equal(lines.length, 1);
-      assert.deepEqual(JSON.parse(lines[0]!), {
+      assert.deepEqual(JSON.parse(lines[0]), {
         seq: 0,
         time: 0,
         eip: '0x100a3c',
@@ -180,8 +230,8 @@ describe('MMIO trace', () => {
   });
 });
 
-describe('checkFiles', () => {
-  it('prints ok for good files and file:line:col: error: message for bad ones', () => {
+void describe('checkFiles', () => {
+  void it('prints ok for good files and file:line:col: error: message for bad ones', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmiodbg-check-'));
     try {
       const good = join(dir, 'good.mmh');
@@ -192,7 +242,10 @@ describe('checkFiles', () => {
       assert.deepEqual([ok.ok, ok.output], [true, 'ok']);
       const failed = checkFiles([good, bad], [HPET_FIXTURE]);
       assert.equal(failed.ok, false);
-      assert.equal(failed.output, `${bad}:2:9: error: register GCAP_ID has no field 'NUM_TIM' (did you mean NUM_TIM_CAP?)`);
+      assert.equal(
+        failed.output,
+        `${bad}:2:9: error: register GCAP_ID has no field 'NUM_TIM' (did you mean NUM_TIM_CAP?)`,
+      );
       const missing = checkFiles([join(dir, 'missing.mmh')]);
       assert.match(missing.output, /missing\.mmh:1:1: error: cannot read file/);
     } finally {
