@@ -721,6 +721,27 @@ void describe('hardware task switching', () => {
     assert.equal(cpu.getEflags() & Flag.NT, Flag.NT);
   });
 
+  void test('JMP to a 16-bit TSS loads 16-bit state and saves the old 32-bit state', () => {
+    const cpu = protectedCpu();
+    const TSS16 = 0x6000;
+    const TSS16_SEL = 0x98;
+    putDescriptor(cpu, GDT, TSS16_SEL >> 3, system(1, TSS16, 0x2b));
+    cpu.w16(TSS16 + 0x0e, 0x0042);
+    cpu.w16(TSS16 + 0x10, Flag.CF | Flag.RESERVED1);
+    for (let i = 0; i < 8; i++) cpu.w16(TSS16 + 0x12 + 2 * i, 0x10 * i);
+    [KDATA, CODE16, KDATA, KDATA].forEach((s, i) => cpu.w16(TSS16 + 0x22 + 2 * i, s));
+    loadSegment(cpu, Seg.FS, KDATA);
+    farJump(cpu, TSS16_SEL, 0, 0x99);
+    assert.equal(cpu.tr.selector, TSS16_SEL);
+    assert.equal(cpu.r8(GDT + TSS16_SEL + 5) & 0xf, 3);
+    assert.equal(cpu.eip, 0x42);
+    assert.equal(cpu.seg[Seg.CS]!.selector, CODE16);
+    assert.equal(cpu.regs[Reg.EDX]! >>> 0, 0xffff0020);
+    assert.equal(cpu.seg[Seg.FS]!.valid, false);
+    assert.equal(cpu.getEflags() & Flag.CF, Flag.CF);
+    assert.equal(cpu.r32(TSS + 0x20), 0x99);
+  });
+
   void test('an invalid CS in the new TSS is #TS(selector) raised in the new task', () => {
     const cpu = protectedCpu();
     withTask(cpu);

@@ -68,9 +68,11 @@ export function taskSwitch(
     for (let i = 0; i < 6; i++) sels[i] = rd(TSS32_SEG + 4 * i, 2);
     ldt = rd(0x60, 2);
   } else {
+    // A 16-bit TSS (SDM 7.6) holds no FS, GS or upper register halves: FS and GS become null, and the upper
+    // halves, which the SDM leaves undefined, read FFFFH as in Bochs.
     eip = rd(0x0e, 2);
     eflags = rd(0x10, 2);
-    for (let i = 0; i < 8; i++) regs[i] = (cpu.regs[i] & ~0xffff) | rd(0x12 + 2 * i, 2);
+    for (let i = 0; i < 8; i++) regs[i] = 0xffff0000 | rd(0x12 + 2 * i, 2);
     for (let i = 0; i < 4; i++) sels[i] = rd(TSS16_SEG + 2 * i, 2);
     ldt = rd(0x2a, 2);
   }
