@@ -376,6 +376,20 @@ void describe('far JMP, CALL and RET', () => {
     assert.equal(cpu.regs[Reg.ESP], 0x1000);
   });
 
+  void test('RETF to an outer level checks the popped SS: #GP(SS) for a mismatch, #SS(SS) when not present', () => {
+    const cpu = protectedCpu();
+    cpu.regs[Reg.ESP] = KSTACK - 16;
+    [0x10, UCODE, USTACK, KDATA | 3].forEach((v, i) => cpu.w32(KSTACK - 16 + 4 * i, v));
+    expectFault(() => farReturn(cpu, 4, 0), Vec.GP, KDATA);
+    cpu.w32(KSTACK - 4, 0);
+    expectFault(() => farReturn(cpu, 4, 0), Vec.GP, 0);
+    putDescriptor(cpu, GDT, ABSENT >> 3, segment({ type: 0x3, dpl: 3, present: false }));
+    cpu.w32(KSTACK - 4, ABSENT | 3);
+    expectFault(() => farReturn(cpu, 4, 0), Vec.SS, ABSENT);
+    assert.equal(cpu.cpl, 0);
+    assert.equal(cpu.regs[Reg.ESP], KSTACK - 16);
+  });
+
   void test('RETF checks: return to an inner level or a null CS is #GP', () => {
     const cpu = userCpu();
     cpu.w32(USTACK, 0);
@@ -735,11 +749,20 @@ void describe('hardware task switching', () => {
     assert.equal(cpu.tr.selector, TSS16_SEL);
     assert.equal(cpu.r8(GDT + TSS16_SEL + 5) & 0xf, 3);
     assert.equal(cpu.eip, 0x42);
-    assert.equal(cpu.seg[Seg.CS]!.selector, CODE16);
-    assert.equal(cpu.regs[Reg.EDX]! >>> 0, 0xffff0020);
-    assert.equal(cpu.seg[Seg.FS]!.valid, false);
+    assert.equal(cpu.seg[Seg.CS].selector, CODE16);
+    assert.equal(cpu.regs[Reg.EDX] >>> 0, 0xffff0020);
+    assert.equal(cpu.seg[Seg.FS].valid, false);
     assert.equal(cpu.getEflags() & Flag.CF, Flag.CF);
     assert.equal(cpu.r32(TSS + 0x20), 0x99);
+  });
+
+  void test('IRET with NT set needs a busy TSS in the back link', () => {
+    const cpu = protectedCpu();
+    cpu.setEflags(Flag.NT, Flag.NT);
+    cpu.w16(TSS, TSS2_SEL);
+    expectFault(() => interruptReturn(cpu, 4, 0), Vec.TS, TSS2_SEL);
+    cpu.w16(TSS, KDATA);
+    expectFault(() => interruptReturn(cpu, 4, 0), Vec.TS, KDATA);
   });
 
   void test('an invalid CS in the new TSS is #TS(selector) raised in the new task', () => {
