@@ -21,6 +21,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/unbound-method': 'off',
       '@typescript-eslint/require-await': 'off',
+      // The CPU compares plain numbers (decoded instruction descriptors) with iced-x86's numeric enums.
+      '@typescript-eslint/no-unsafe-enum-comparison': 'off',
+      // Guest faults and machine stops are thrown as plain objects on purpose: no stack capture on the hot path.
+      '@typescript-eslint/only-throw-error': [
+        'error',
+        { allow: [{ from: 'file', name: ['GuestFault', 'MachineStop'] }] },
+      ],
     },
   },
   {
@@ -33,7 +40,12 @@ export default tseslint.config(
             { name: 'vscode', message: 'The core must not depend on VS Code.' },
             { name: '@vscode/debugadapter', message: 'The core must not depend on the DAP library.' },
           ],
-          patterns: [{ group: ['**/session/**', '**/src/**'], message: 'Dependencies point from the session to the core, not back.' }],
+          patterns: [
+            {
+              group: ['**/session/**', '**/src/**'],
+              message: 'Dependencies point from the session to the core, not back.',
+            },
+          ],
         },
       ],
     },

@@ -107,8 +107,8 @@ export class PhysicalAddressSpace {
    */
   read(address: number, size: AccessSize): number | bigint {
     address >>>= 0;
-    const kind = this.pageKind[address >>> PAGE_SHIFT]!;
-    if (kind === PageKind.Ram && ((address + size - 1) >>> PAGE_SHIFT) === address >>> PAGE_SHIFT) {
+    const kind = this.pageKind[address >>> PAGE_SHIFT];
+    if (kind === PageKind.Ram && (address + size - 1) >>> PAGE_SHIFT === address >>> PAGE_SHIFT) {
       return this.readRam(address, size);
     }
     const region = this.regions.find(address);
@@ -118,8 +118,8 @@ export class PhysicalAddressSpace {
 
   write(address: number, size: AccessSize, value: number | bigint): void {
     address >>>= 0;
-    const kind = this.pageKind[address >>> PAGE_SHIFT]!;
-    if (kind === PageKind.Ram && ((address + size - 1) >>> PAGE_SHIFT) === address >>> PAGE_SHIFT) {
+    const kind = this.pageKind[address >>> PAGE_SHIFT];
+    if (kind === PageKind.Ram && (address + size - 1) >>> PAGE_SHIFT === address >>> PAGE_SHIFT) {
       this.writeRam(address, size, value);
       return;
     }
@@ -138,8 +138,8 @@ export class PhysicalAddressSpace {
   }
 
   private readByte(address: number): number {
-    const kind = this.pageKind[address >>> PAGE_SHIFT]!;
-    if (kind === PageKind.Ram) return this.ram[address]!;
+    const kind = this.pageKind[address >>> PAGE_SHIFT];
+    if (kind === PageKind.Ram) return this.ram[address];
     const region = this.regions.find(address);
     if (region) return this.readRegion(region, address, 1) as number;
     this.counters.unmappedReads++;
@@ -151,7 +151,7 @@ export class PhysicalAddressSpace {
     for (let i = 0; i < size; i++, v >>= 8n) {
       const a = (address + i) >>> 0;
       const byte = Number(v & 0xffn);
-      const kind = this.pageKind[a >>> PAGE_SHIFT]!;
+      const kind = this.pageKind[a >>> PAGE_SHIFT];
       if (kind === PageKind.Ram) {
         this.ram[a] = byte;
         this.ramWriteListener?.(a, 1);
@@ -196,7 +196,7 @@ export class PhysicalAddressSpace {
     const v = this.ramView;
     switch (size) {
       case 1:
-        return this.ram[address]!;
+        return this.ram[address];
       case 2:
         return v.getUint16(address, true);
       case 4:
@@ -231,7 +231,7 @@ export class PhysicalAddressSpace {
    */
   debugRead(address: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
-    for (let i = 0; i < length; ) {
+    for (let i = 0; i < length;) {
       const a = (address + i) >>> 0;
       if (this.pageKind[a >>> PAGE_SHIFT] === PageKind.Ram) {
         const n = Math.min(length - i, PAGE_SIZE - (a & (PAGE_SIZE - 1)));
@@ -252,7 +252,7 @@ export class PhysicalAddressSpace {
    */
   debugWrite(address: number, bytes: Uint8Array): number {
     let written = 0;
-    for (let i = 0; i < bytes.length; ) {
+    for (let i = 0; i < bytes.length;) {
       const a = (address + i) >>> 0;
       const n = Math.min(bytes.length - i, PAGE_SIZE - (a & (PAGE_SIZE - 1)));
       if (this.pageKind[a >>> PAGE_SHIFT] === PageKind.Ram) {

@@ -29,7 +29,7 @@ export class PortSpace {
   }
 
   find(port: number): Region | undefined {
-    const i = this.owner[port & 0xffff]!;
+    const i = this.owner[port & 0xffff];
     return i === 0 ? undefined : this.table[i - 1];
   }
 

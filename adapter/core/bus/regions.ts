@@ -39,7 +39,7 @@ export class RegionMap {
     let hi = list.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const r = list[mid]!;
+      const r = list[mid];
       if (address < r.start) hi = mid - 1;
       else if (address >= r.start + r.length) lo = mid + 1;
       else return r;
@@ -72,12 +72,12 @@ export function readAdjusted(region: Region, offset: number, size: AccessSize): 
     const wide = Math.min(min, 4) as SmallAccessSize;
     const aligned = offset & ~(wide - 1);
     const shift = (offset - aligned) * 8;
-    return ((h.read(aligned, wide) >>> shift) & MASKS[size]!) >>> 0;
+    return ((h.read(aligned, wide) >>> shift) & MASKS[size]) >>> 0;
   }
   if (size > max) {
     let value = 0;
     for (let i = 0; i < size; i += max) {
-      value |= (h.read(offset + i, max as SmallAccessSize) & MASKS[max]!) << (i * 8);
+      value |= (h.read(offset + i, max as SmallAccessSize) & MASKS[max]) << (i * 8);
     }
     return value >>> 0;
   }
@@ -99,14 +99,14 @@ export function writeAdjusted(region: Region, offset: number, size: AccessSize, 
     const wide = Math.min(min, 4) as SmallAccessSize;
     const aligned = offset & ~(wide - 1);
     const shift = (offset - aligned) * 8;
-    h.write(aligned, wide, ((v & MASKS[size]!) << shift) >>> 0);
+    h.write(aligned, wide, ((v & MASKS[size]) << shift) >>> 0);
     return;
   }
   if (size > max) {
-    for (let i = 0; i < size; i += max) h.write(offset + i, max as SmallAccessSize, (v >>> (i * 8)) & MASKS[max]!);
+    for (let i = 0; i < size; i += max) h.write(offset + i, max as SmallAccessSize, (v >>> (i * 8)) & MASKS[max]);
     return;
   }
-  h.write(offset, size, v & MASKS[size]!);
+  h.write(offset, size, v & MASKS[size]);
 }
 
 export function isValidAccess(region: Region, offset: number, size: AccessSize): boolean {

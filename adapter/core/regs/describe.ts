@@ -117,7 +117,8 @@ export function decodeFields(register: RegisterDescription, value: bigint): stri
     .filter((f) => f.access !== 'RSVD')
     .map((f) => {
       const v = getField(value, f);
-      const shown = f.format === 'dec' || f.msb === f.lsb ? v.toString() : v < 10n ? v.toString() : '0x' + v.toString(16);
+      const shown =
+        f.format === 'dec' || f.msb === f.lsb ? v.toString() : v < 10n ? v.toString() : '0x' + v.toString(16);
       const meaning = explainField(f, v);
       return meaning === undefined ? `${f.name}=${shown}` : `${f.name}=${shown} (${meaning})`;
     })

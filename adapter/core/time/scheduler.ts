@@ -107,7 +107,10 @@ export class Scheduler {
       if (this.nextDeadline() > now) return;
       let due: Timer | undefined;
       for (const t of this.timers) {
-        if (t.deadline <= now && (!due || t.deadline < due.deadline || (t.deadline === due.deadline && t.order < due.order)))
+        if (
+          t.deadline <= now &&
+          (!due || t.deadline < due.deadline || (t.deadline === due.deadline && t.order < due.order))
+        )
           due = t;
       }
       if (!due) return;

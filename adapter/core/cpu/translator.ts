@@ -1,0 +1,379 @@
+/**
+ * The translator: decodes guest code with iced-x86 into basic blocks, compiles each block to a JavaScript
+ * function once, caches it by physical address and CPU mode, chains successors, and invalidates blocks when the
+ * memory holding their code is written.
+ */
+import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
+import { PageKind } from '../bus/physical';
+import { BlockCodegen, endsBlock } from './codegen';
+import type { BlockMode } from './codegen';
+import type { Cpu } from './cpu';
+import type { Decoded } from './decoded';
+import { describe } from './decoded';
+import { BlockHelpers } from './helpers';
+import { TLB_INVALID } from './mmu';
+import { GuestFault } from './state';
+
+export interface Block {
+  readonly run: () => void;
+  /** Physical address of the first byte. */
+  readonly physical: number;
+  readonly mode: number;
+  /** CS base + EIP at translation time. */
+  readonly linear: number;
+  readonly eip: number;
+  readonly length: number;
+  readonly count: number;
+  /** Physical pages the block's bytes come from. */
+  readonly pages: readonly number[];
+  valid: boolean;
+  /** Successor cache: the EIP and block that followed last time, valid for one TLB generation. */
+  nextEip: number;
+  next: Block | undefined;
+  nextGeneration: number;
+  executions: number;
+  readonly source: string;
+}
+
+export interface TranslatorStats {
+  blocks: number;
+  compiledInstructions: number;
+  invalidations: number;
+  lookups: number;
+  chained: number;
+}
+
+const MAX_BLOCK_INSTRUCTIONS = 64;
+const MAX_INSTRUCTION_LENGTH = 15;
+
+export class Translator {
+  private readonly cache = new Map<number, Block[]>();
+  private readonly singles = new Map<number, Block[]>();
+  private readonly pageBlocks = new Map<number, Set<Block>>();
+  private readonly helpers: BlockHelpers;
+  private current: Block | undefined;
+  private previous: Block | undefined;
+  /** Linear addresses where blocks must end before the instruction (debugger and DR0-3 instruction breakpoints). */
+  private readonly breakpoints = new Set<number>();
+  readonly stats: TranslatorStats = { blocks: 0, compiledInstructions: 0, invalidations: 0, lookups: 0, chained: 0 };
+
+  constructor(private readonly cpu: Cpu) {
+    this.helpers = new BlockHelpers(cpu);
+  }
+
+  /** Runs the block at CS:EIP (translating it first if needed). */
+  execute(): void {
+    const cpu = this.cpu;
+    let block: Block | undefined;
+    const prev = this.previous;
+    if (
+      prev !== undefined &&
+      prev.next !== undefined &&
+      prev.nextEip === cpu.eip &&
+      prev.nextGeneration === cpu.mmu.generation &&
+      prev.next.valid &&
+      prev.next.mode === cpu.mode &&
+      prev.next.linear === ((cpu.seg[1].base + cpu.eip) | 0)
+    ) {
+      block = prev.next;
+      this.stats.chained++;
+    } else {
+      block = this.lookup(false);
+      if (block === undefined) return;
+      if (prev !== undefined) {
+        prev.next = block;
+        prev.nextEip = cpu.eip;
+        prev.nextGeneration = cpu.mmu.generation;
+      }
+    }
+    this.runBlock(block);
+  }
+
+  /** Runs exactly one instruction. */
+  executeOne(): void {
+    const block = this.lookup(true);
+    if (block !== undefined) this.runBlock(block);
+    this.previous = undefined;
+  }
+
+  private runBlock(block: Block): void {
+    const cpu = this.cpu;
+    this.current = block;
+    cpu.blockExit = false;
+    block.executions++;
+    block.run();
+    this.current = undefined;
+    this.previous = block.valid ? block : undefined;
+  }
+
+  /** Forgets chaining (after a TLB flush or mode change the successor may differ). */
+  flushSuccessors(): void {
+    this.previous = undefined;
+  }
+
+  private lookup(single: boolean): Block | undefined {
+    const cpu = this.cpu;
+    const linear = (cpu.seg[1].base + cpu.eip) | 0;
+    this.stats.lookups++;
+    let physical: number;
+    try {
+      if (!(this.cpu.mode & 2 && this.cpu.mode & 64) && !single) this.checkFetchLimit();
+      physical = this.fetchTranslate(linear);
+    } catch (e) {
+      if (e instanceof GuestFault) {
+        this.previous = undefined;
+        cpu.deliverException(e);
+        return undefined;
+      }
+      throw e;
+    }
+    const map = single ? this.singles : this.cache;
+    const list = map.get(physical);
+    if (list) {
+      for (const b of list) if (b.mode === cpu.mode && b.linear === linear && b.valid) return b;
+    }
+    const block = this.translate(linear, physical, single);
+    if (block === undefined) return undefined;
+    const entry = map.get(physical);
+    if (entry) entry.push(block);
+    else map.set(physical, [block]);
+    return block;
+  }
+
+  /** EIP beyond the CS limit faults with #GP(0) before fetching (SDM 6.15, #GP). */
+  private checkFetchLimit(): void {
+    const cs = this.cpu.seg[1];
+    if (this.cpu.eip >>> 0 > cs.limit) throw new GuestFault(13, 0);
+  }
+
+  private fetchTranslate(linear: number): number {
+    const cpu = this.cpu;
+    const user = cpu.cpl === 3;
+    const entry = cpu.mmu.tlbs[user ? 2 : 0][linear >>> 12];
+    if ((entry & TLB_INVALID) === 0) return (entry ^ linear) >>> 0;
+    return cpu.mmu.translate(linear, false, user);
+  }
+
+  /** Reads up to `length` code bytes from `linear`, stopping at a page that cannot be translated. */
+  private fetchBytes(
+    linear: number,
+    physical: number,
+    length: number,
+  ): { bytes: Uint8Array; pages: number[]; firstPageBytes: number } {
+    const firstPageBytes = 0x1000 - (linear & 0xfff);
+    const pages = [physical >>> 12];
+    const first = this.cpu.phys.debugRead(physical, Math.min(length, firstPageBytes));
+    if (length <= firstPageBytes) return { bytes: first, pages, firstPageBytes };
+    let secondPhysical: number;
+    try {
+      secondPhysical = this.fetchTranslate((linear + firstPageBytes) | 0);
+    } catch (e) {
+      if (e instanceof GuestFault) return { bytes: first, pages, firstPageBytes };
+      throw e;
+    }
+    const second = this.cpu.phys.debugRead(secondPhysical, Math.min(MAX_INSTRUCTION_LENGTH, length - firstPageBytes));
+    const bytes = new Uint8Array(first.length + second.length);
+    bytes.set(first);
+    bytes.set(second, first.length);
+    pages.push(secondPhysical >>> 12);
+    return { bytes, pages, firstPageBytes };
+  }
+
+  private blockMode(): BlockMode {
+    const m = this.cpu.mode;
+    return {
+      code32: (m & 1) !== 0,
+      stack32: (m & 2) !== 0,
+      protectedMode: (m & 4) !== 0,
+      cpl: (m >> 3) & 3,
+      vm86: (m & 32) !== 0,
+      flatMask: (m >> 6) & 63,
+    };
+  }
+
+  private translate(linear: number, physical: number, single: boolean): Block | undefined {
+    const cpu = this.cpu;
+    const mode = this.blockMode();
+    const eip = cpu.eip;
+    const limit = single
+      ? MAX_INSTRUCTION_LENGTH
+      : Math.min(0x1000 - (linear & 0xfff) + MAX_INSTRUCTION_LENGTH, MAX_BLOCK_INSTRUCTIONS * MAX_INSTRUCTION_LENGTH);
+    const { bytes, pages, firstPageBytes } = this.fetchBytes(linear, physical, limit);
+    const decoder = new Decoder(mode.code32 ? 32 : 16, bytes, DecoderOptions.None);
+    decoder.ip = BigInt(eip >>> 0);
+    const insns: Instruction[] = [];
+    const decoded: Decoded[] = [];
+    let offset = 0;
+    try {
+      while (insns.length < (single ? 1 : MAX_BLOCK_INSTRUCTIONS) && decoder.canDecode) {
+        const here = (linear + offset) | 0;
+        if (insns.length > 0 && this.breakpoints.has(here)) break;
+        // Instructions that start on the next page belong to another block.
+        if (offset >= firstPageBytes && !single) break;
+        const insn = decoder.decode();
+        // A truncated decode at the end of the fetched bytes means the instruction crosses into a page that
+        // could not be fetched: translate it on its own so that its fetch raises the #PF.
+        const truncated = insn.isInvalid && offset + MAX_INSTRUCTION_LENGTH > bytes.length && bytes.length < limit;
+        if (truncated) {
+          insn.free();
+          if (insns.length === 0) {
+            this.fetchTranslate((linear + firstPageBytes) | 0);
+          }
+          break;
+        }
+        insns.push(insn);
+        decoded.push(describe(insn, bytes.subarray(offset, offset + insn.length), mode.code32));
+        offset += insn.length;
+        if (insn.isInvalid || endsBlock(insn)) break;
+        if (!mode.code32 && insn.nextIP32 > 0xffff) break;
+      }
+      if (insns.length === 0) {
+        // Nothing decodable: the fetch itself must fault or the bytes are invalid (#UD on execution).
+        const insn = decoder.canDecode ? decoder.decode() : new Instruction();
+        insns.push(insn);
+        decoded.push(describe(insn, bytes.subarray(0, Math.max(1, insn.length)), mode.code32));
+        offset += Math.max(1, insn.length);
+      }
+      const codegen = new BlockCodegen(mode, eip);
+      const compiled = codegen.compile(insns);
+      const usedPages = offset > firstPageBytes ? pages : [pages[0]];
+      const factory = new Function(
+        'cpu',
+        'R',
+        'ram',
+        'dv',
+        'TRS',
+        'TWS',
+        'TRU',
+        'TWU',
+        'h',
+        'E',
+        'D',
+        `return function block() {\n${compiled.source}\n};`,
+      ) as (...args: unknown[]) => () => void;
+      const m = cpu.mmu;
+      const run = factory(
+        cpu,
+        cpu.regs,
+        cpu.phys.ram,
+        cpu.phys.ramView,
+        m.tlbs[0],
+        m.tlbs[1],
+        m.tlbs[2],
+        m.tlbs[3],
+        this.helpers,
+        Int32Array.from(compiled.eips),
+        decoded,
+      );
+      const block: Block = {
+        run,
+        physical,
+        mode: cpu.mode,
+        linear,
+        eip,
+        length: offset,
+        count: compiled.count,
+        pages: usedPages,
+        valid: true,
+        nextEip: -1,
+        next: undefined,
+        nextGeneration: -1,
+        executions: 0,
+        source: compiled.source,
+      };
+      this.register(block);
+      this.stats.blocks++;
+      this.stats.compiledInstructions += compiled.count;
+      return block;
+    } finally {
+      for (const insn of insns) insn.free();
+      decoder.free();
+    }
+  }
+
+  private register(block: Block): void {
+    const mmu = this.cpu.mmu;
+    for (const page of block.pages) {
+      let set = this.pageBlocks.get(page);
+      if (!set) {
+        set = new Set();
+        this.pageBlocks.set(page, set);
+      }
+      set.add(block);
+      if (!mmu.codePages[page]) {
+        mmu.codePages[page] = 1;
+        // Writes to this page must now take the slow path so they can invalidate the block.
+        mmu.flushWrites();
+      }
+    }
+  }
+
+  /** Invalidates every block whose bytes overlap [physical, physical + length). */
+  invalidate(physical: number, length: number): void {
+    const end = physical + length;
+    for (let page = physical >>> 12; page <= (end - 1) >>> 12; page++) {
+      const set = this.pageBlocks.get(page);
+      if (!set) continue;
+      for (const block of set) {
+        const start = block.physical;
+        // A block may continue on a second page; its bytes there start at the page base.
+        const overlaps = block.pages.length > 1 || (start < end && physical < start + block.length);
+        if (!overlaps) continue;
+        this.remove(block);
+        if (block === this.current) this.cpu.blockExit = true;
+      }
+      if (set.size === 0) {
+        this.pageBlocks.delete(page);
+        this.cpu.mmu.codePages[page] = 0;
+      }
+    }
+  }
+
+  private remove(block: Block): void {
+    block.valid = false;
+    this.stats.invalidations++;
+    for (const page of block.pages) this.pageBlocks.get(page)?.delete(block);
+    for (const map of [this.cache, this.singles]) {
+      const list = map.get(block.physical);
+      if (!list) continue;
+      const rest = list.filter((b) => b !== block);
+      if (rest.length) map.set(block.physical, rest);
+      else map.delete(block.physical);
+    }
+    if (this.previous === block) this.previous = undefined;
+  }
+
+  /** Drops every translated block (after breakpoints change, or on reset). */
+  flushAll(): void {
+    for (const set of this.pageBlocks.values()) for (const b of set) b.valid = false;
+    for (const page of this.pageBlocks.keys()) this.cpu.mmu.codePages[page] = 0;
+    this.pageBlocks.clear();
+    this.cache.clear();
+    this.singles.clear();
+    this.previous = undefined;
+  }
+
+  /** Sets the linear addresses at which blocks end, so that a stop before those instructions is exact. */
+  setBreakpoints(linears: Iterable<number>): void {
+    this.breakpoints.clear();
+    for (const a of linears) this.breakpoints.add(a | 0);
+    this.flushAll();
+  }
+
+  hasBreakpoint(linear: number): boolean {
+    return this.breakpoints.has(linear | 0);
+  }
+
+  debugRegistersChanged(): void {
+    this.cpu.debugRegistersChanged();
+  }
+
+  /** Pages with translated code, for diagnostics. */
+  codePageCount(): number {
+    return this.pageBlocks.size;
+  }
+
+  isRam(physical: number): boolean {
+    return this.cpu.phys.pageKind[physical >>> 12] === PageKind.Ram;
+  }
+}
