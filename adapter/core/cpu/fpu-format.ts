@@ -86,7 +86,7 @@ export function exponentOf(x: number): number {
 }
 
 /** Decides whether a truncated magnitude is incremented, given the discarded part compared with one half ulp. */
-export function roundsAway(rc: number, negative: boolean, cmpHalf: number, inexact: boolean, odd: boolean): boolean {
+export function roundsAway(rc: Rc, negative: boolean, cmpHalf: number, inexact: boolean, odd: boolean): boolean {
   if (!inexact) return false;
   switch (rc) {
     case Rc.Nearest:
@@ -101,7 +101,7 @@ export function roundsAway(rc: number, negative: boolean, cmpHalf: number, inexa
 }
 
 /** Rounds a double to an integer-valued double per RC (FRNDINT, FIST). */
-export function roundToInteger(x: number, rc: number): number {
+export function roundToInteger(x: number, rc: Rc): number {
   if (!Number.isFinite(x) || Math.abs(x) >= 4503599627370496) return x;
   const t = Math.trunc(x);
   const frac = Math.abs(x - t);
@@ -133,7 +133,7 @@ export function roundExact(
   negative: boolean,
   m: bigint,
   e: number,
-  rc: number,
+  rc: Rc,
   precision = 53,
   emin = -1022,
   emax = 1023,
@@ -184,7 +184,7 @@ export function decompose(x: number): { negative: boolean; m: bigint; e: number 
 }
 
 /** Rounds a finite double to a narrower binary format (m32 stores, precision control). */
-export function roundDouble(x: number, rc: number, precision: number, emin: number, emax: number): Rounded {
+export function roundDouble(x: number, rc: Rc, precision: number, emin: number, emax: number): Rounded {
   if (rc === Rc.Nearest && precision === 24 && emin === -126) {
     const f = Math.fround(x);
     const af = Math.abs(f);
@@ -279,7 +279,7 @@ export interface F80Loaded {
  * (or the largest double, per RC) or zero/denormal, reported as overflow/underflow; NaN payloads keep their top
  * 52 fraction bits.
  */
-export function f80ToF64(f: F80, rc: number): F80Loaded {
+export function f80ToF64(f: F80, rc: Rc): F80Loaded {
   const negative = (f.se & 0x8000) !== 0;
   const exp = f.se & 0x7fff;
   const integerBit = (f.hi & 0x80000000) !== 0;

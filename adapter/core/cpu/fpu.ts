@@ -168,9 +168,10 @@ const enum Ar {
 }
 
 // Per iced Code: op | sub << 8 | kind << 16 | mem << 18 | pops << 19 (pops: 0-2).
-const TABLE = new Map<number, number>();
+// Absent or zero: not an i686 x87 instruction.
+const TABLE: number[] = [];
 function def(code: number, op: number, sub = 0, kind = Kind.Normal, mem = false, pops = 0): void {
-  TABLE.set(code, op | (sub << 8) | (kind << 16) | (mem ? 1 << 18 : 0) | (pops << 19));
+  TABLE[code] = op | (sub << 8) | (kind << 16) | (mem ? 1 << 18 : 0) | (pops << 19);
 }
 
 def(Code.Wait, Op.Wait, 0, Kind.Waiting);
@@ -446,7 +447,7 @@ const CMP_CC = [0, Sw.C0, Sw.C3, Sw.C0 | Sw.C2 | Sw.C3];
 const CMP_EFLAGS = [0, Flag.CF, Flag.ZF, Flag.ZF | Flag.PF | Flag.CF];
 
 /** Thrown internally to abandon an instruction after an unmasked invalid/zero-divide/denormal exception. */
-const ABORT = Symbol('x87 abort');
+const ABORT = new Error('x87 instruction abandoned');
 
 export class Fpu {
   /** Physical registers R0-R7 (ST(i) is R((TOP + i) & 7)). */
@@ -537,10 +538,10 @@ export class Fpu {
     fds: number,
     opcode11: number,
   ): void {
-    const e = TABLE.get(code);
-    if (e === undefined) this.cpu.raise(Vec.UD);
-    const op = e & 0xff;
-    const kind = (e >> 16) & 3;
+    const e = TABLE[code] ?? 0;
+    if (e === 0) this.cpu.raise(Vec.UD);
+    const op = (e & 0xff) as Op;
+    const kind = ((e >> 16) & 3) as Kind;
     const cr0 = this.cpu.cr0;
     // SDM vol. 3, 2.5 and table 2-2: EM or TS -> #NM for ESC instructions; WAIT only when MP and TS.
     if (op === Op.Wait) {
@@ -554,8 +555,9 @@ export class Fpu {
       this.onFerr?.();
     }
     if (op === Op.Wait) return;
-    const saved = kind === Kind.Normal ? this.snapshot() : undefined;
-    if (saved) {
+    const normal = kind === Kind.Normal;
+    const [sw, oldFip, oldFcs, oldFop, oldFdp, oldFds] = [this.sw, this.fip, this.fcs, this.fop, this.fdp, this.fds];
+    if (normal) {
       this.fip = fip;
       this.fcs = fcs & 0xffff;
       this.fop = opcode11 & 0x7ff;
@@ -569,26 +571,25 @@ export class Fpu {
       this.dispatch(op, (e >> 8) & 0xff, (e >> 19) & 3, sti & 7, linear);
     } catch (err) {
       if (err === ABORT) return;
-      if (saved) this.restore(saved);
+      if (normal) {
+        this.sw = sw;
+        this.fip = oldFip;
+        this.fcs = oldFcs;
+        this.fop = oldFop;
+        this.fdp = oldFdp;
+        this.fds = oldFds;
+      }
       throw err;
     }
   }
 
   // ---- state helpers ----
 
-  private snapshot(): number[] {
-    return [this.sw, this.fip, this.fcs, this.fop, this.fdp, this.fds];
-  }
-
-  private restore(s: number[]): void {
-    [this.sw, this.fip, this.fcs, this.fop, this.fdp, this.fds] = s;
-  }
-
   private get user(): boolean {
     return this.cpu.cpl === 3;
   }
 
-  private get rc(): number {
+  private get rc(): Rc {
     return (this.cw >> 10) & 3;
   }
 
@@ -1090,13 +1091,13 @@ export class Fpu {
     return INDEFINITE;
   }
 
-  private arithMem(ar: number, m: number): void {
+  private arithMem(ar: Ar, m: number): void {
     const a = this.operand(0);
     this.put(0, this.arith(ar, a, m));
   }
 
   /** dest op src for FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR; the reverse forms swap the operands. */
-  private arith(ar: number, dst: number, src: number): number {
+  private arith(ar: Ar, dst: number, src: number): number {
     let a = dst;
     let b = src;
     if (ar === Ar.Subr || ar === Ar.Divr) {
@@ -1473,7 +1474,7 @@ export class Fpu {
       this.statusWord = f[1] & 0xffff;
       const tw = f[2] & 0xffff;
       let empty = 0;
-      for (let p = 0; p < 8; p++) if (((tw >> (2 * p)) & 3) === Tag.Empty) empty |= 1 << p;
+      for (let p = 0; p < 8; p++) if (((tw >> (2 * p)) & 3) === (Tag.Empty as number)) empty |= 1 << p;
       this.emptyMask = empty;
       if (!this.realFormat) {
         this.fip = size === 4 ? f[3] : f[3] & 0xffff;
