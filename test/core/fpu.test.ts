@@ -489,6 +489,10 @@ void describe('x87 arithmetic', () => {
     fld(1e100);
     run(Code.Fmul_st0_sti, 1);
     assert.ok(Number.isFinite(fpu.st(0)), 'the exponent range stays wide');
+    fld(0);
+    fld(1 + 2 ** -30);
+    run(Code.Faddp_sti_st0, 1);
+    assert.equal(fpu.st(0), 1, 'an exact double sum is still rounded to 24 bits');
   });
 
   void it('divide by zero, invalid operations and NaN propagation', () => {

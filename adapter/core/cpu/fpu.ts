@@ -11,7 +11,7 @@
  *   would keep them in the wider exponent range without a flag; m80 loads outside the double range likewise;
  *   m80 loads and FILD m64 / FBLD of values wider than 53 bits are rounded per RC (no flag: hardware is exact);
  * - unsupported m80 encodings (pseudo-NaN, pseudo-infinity, unnormals) load as the QNaN indefinite, NaN
- *   payloads keep their top 51 fraction bits;
+ *   payloads keep the top 52 bits of their 63-bit fraction;
  * - the rounding control is honoured exactly for FADD/FSUB/FMUL/FDIV/FSQRT, FIST/FISTP/FBSTP, FRNDINT, FSCALE,
  *   FST m32, m80 loads, FILD m64 and the constants; transcendental instructions (FSIN, FCOS, FSINCOS, FPTAN,
  *   FPATAN, F2XM1, FYL2X, FYL2XP1) use the host's libm (within 1 ulp of the exact result, round to nearest) and
@@ -1146,8 +1146,8 @@ export class Fpu {
       if (finiteOperands) return this.overflowResult(r < 0);
       return r;
     }
-    if (a === 0 || (k !== K.Add && k !== K.Sqrt && b === 0) || !finiteOperands) return r;
-    const s = errorSign(k, a, b, r);
+    if (!finiteOperands) return r;
+    const s = a === 0 || (k !== K.Add && k !== K.Sqrt && b === 0) ? 0 : errorSign(k, a, b, r);
     const rc = this.rc;
     let v = r;
     if (s !== 0) {
