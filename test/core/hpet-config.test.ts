@@ -28,7 +28,7 @@ void describe('HPET presets', () => {
   void it('R10 per-timer capabilities: qemu reports 0x30 with q35 routes; ich has one periodic timer and PCH routes', () => {
     assert.deepEqual(
       hpetPreset('qemu').timers.map((t) => timerCapabilitiesValue(t)),
-      [0, 1, 2].map(() => (0x00ff0104n << 32n) | 0x30n),
+      [0, 1, 2].map(() => (0x00000004n << 32n) | 0x30n),
     );
     assert.deepEqual(
       hpetPreset('ich').timers.map((t) => timerCapabilitiesValue(t)),
@@ -114,7 +114,7 @@ void describe('HPET register descriptions', () => {
   });
 
   void it('R10 describes one set of timer registers per timer, named after the timer, at the spec offsets', () => {
-    const device = describeHpet(makeHpetConfig({ preset: 'qemu', timers: 5 }));
+    const device = describeHpet(makeHpetConfig({ preset: 'qemu', timers: 5, routeCap: 0x00ff0104 }));
     const names = device.registers.map((r) => `${r.name}@${r.offset.toString(16)}`);
     assert.deepEqual(names.slice(0, 4), ['GCAP_ID@0', 'GEN_CONF@10', 'GINTR_STA@20', 'MAIN_CNT@f0']);
     assert.deepEqual(names.slice(-3), ['T4_CONF_CAP@180', 'T4_COMPARATOR@188', 'T4_FSB_ROUTE@190']);

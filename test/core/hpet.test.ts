@@ -62,7 +62,10 @@ const MODE32 = 1 << 8;
 const route = (input: number) => input << 9;
 const FSB_EN = 1 << 14;
 
-function setup(options: HpetOptions = { preset: 'qemu' }) {
+/** QEMU's q35 route capability (GSI 2, 8, 16-23), so routing rules can be exercised beyond input 2. */
+const Q35_ROUTES = 0x00ff0104;
+
+function setup(options: HpetOptions = { preset: 'qemu', routeCap: Q35_ROUTES }) {
   const clock = new ManualClock();
   const scheduler = new Scheduler(clock);
   const pic = new RecordingSink();
@@ -231,7 +234,7 @@ void describe('HPET capabilities', () => {
   });
 
   void it('R13 without LEG_RT_CAP, LEG_RT_CNF is read-only 0', () => {
-    const h = setup({ preset: 'qemu', legacyCapable: false });
+    const h = setup({ preset: 'qemu', routeCap: Q35_ROUTES, legacyCapable: false });
     assert.equal(h.r32(GCAP) & (1 << 15), 0);
     h.w64(CONF, ENABLE | LEGACY);
     assert.equal(h.r64(CONF), ENABLE);
@@ -358,7 +361,7 @@ void describe('HPET legacy replacement', () => {
   });
 
   void it('R21 the legacy route wins over FSB delivery and keeps the level type', () => {
-    const h = setup({ preset: 'qemu', fsb: true });
+    const h = setup({ preset: 'qemu', routeCap: Q35_ROUTES, fsb: true });
     h.w64(TFSB(0), 0xfee00000_00000030n);
     h.w32(TCONF(0), INT_ENB | LEVEL | FSB_EN);
     h.w64(TCMP(0), 10n);
@@ -506,7 +509,7 @@ void describe('HPET timer configuration', () => {
     const plain = setup();
     plain.w32(TCONF(0), FSB_EN);
     assert.equal(plain.r32(TCONF(0)) & FSB_EN, 0);
-    const capable = setup({ preset: 'qemu', fsb: true });
+    const capable = setup({ preset: 'qemu', routeCap: Q35_ROUTES, fsb: true });
     assert.equal(capable.r32(TCONF(0)), 0x8030);
     capable.w32(TCONF(0), FSB_EN);
     assert.equal(capable.r32(TCONF(0)) & FSB_EN, FSB_EN);
@@ -687,7 +690,7 @@ void describe('HPET delivery', () => {
   });
 
   void it('R45 FSB delivery writes Tn_FSB_INT_VAL to Tn_FSB_INT_ADDR once per event instead of a pin', () => {
-    const h = setup({ preset: 'qemu', fsb: true });
+    const h = setup({ preset: 'qemu', routeCap: Q35_ROUTES, fsb: true });
     h.w32(TFSB(2), 0x4041);
     h.w32(TFSB(2) + 4, 0xfee01000);
     h.w32(TCONF(2), INT_ENB | FSB_EN | PERIODIC | VAL_SET | route(20));

@@ -507,7 +507,10 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     switch (m) {
       case M.Nop:
       case M.Pause:
-      case M.Fnop:
+      // 0F 18-0F 1F are hint NOPs on P6-family processors; CET's ENDBR32 lives there.
+      case M.Reservednop:
+      case M.Endbr32:
+      case M.Endbr64:
       case M.Prefetchnta:
       case M.Prefetcht0:
       case M.Prefetcht1:

@@ -150,7 +150,8 @@ export function execute(cpu: Cpu, d: Decoded, ea: number): void {
   switch (d.mnemonic) {
     // ---- data movement with segment, control and debug registers ---------------------------------------------
     case M.Mov:
-      return movSpecial(cpu, d, ea);
+      movSpecial(cpu, d, ea);
+      break;
     case M.Pop: {
       const sreg = d.regs[0] - Register.ES;
       const size = d.opSize;

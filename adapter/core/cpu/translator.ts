@@ -100,8 +100,10 @@ export class Translator {
     const cpu = this.cpu;
     this.current = block;
     cpu.blockExit = false;
+    cpu.accessInsnInBlock = 0;
     block.executions++;
     block.run();
+    cpu.accessInsnInBlock = 0;
     this.current = undefined;
     this.previous = block.valid ? block : undefined;
   }

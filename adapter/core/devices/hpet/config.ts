@@ -84,8 +84,11 @@ function ichRouteCap(timer: number): number {
   return irq20to23;
 }
 
-/** QEMU q35's `hpet-intcap` (hw/i386/pc_q35.c): GSI 2, 8 and 16-23. */
-const QEMU_Q35_ROUTE_CAP = 0x00ff0104;
+/**
+ * QEMU's default `hpet-intcap` on the i440FX `pc` machine (GSI 2 only, as qemu-system-i386 -machine pc reports;
+ * q35 sets 0x00ff0104). Our machine is an i440FX-style PC, so the preset follows `pc`.
+ */
+const QEMU_PC_ROUTE_CAP = 0x00000004;
 
 const PRESETS: Record<HpetPresetName, PresetDefinition> = {
   ich: {
@@ -110,7 +113,7 @@ const PRESETS: Record<HpetPresetName, PresetDefinition> = {
     periodic: 'all',
     comparator64: 'all',
     fsb: false,
-    routeCap: () => QEMU_Q35_ROUTE_CAP,
+    routeCap: () => QEMU_PC_ROUTE_CAP,
   },
 };
 
