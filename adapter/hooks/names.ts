@@ -37,12 +37,19 @@ export class DeviceDirectory {
     let found = this.cache.get(key);
     if (found) return found;
     found = NOWHERE;
+    // A device's span may enclose another's ports (the PIC's ELCR at 0x4D0 puts COM1 inside its span):
+    // a device with a register at the address wins over one that merely spans it.
     for (const device of this.byName.values()) {
       if (device.space !== space || address < device.base || address >= device.base + device.size) continue;
       const offset = address - device.base;
-      const register = device.registers.find((r) => offset >= r.offset && offset < r.offset + r.width / 8);
-      found = { device, register, registerAddress: register ? device.base + register.offset : 0 };
-      break;
+      const register = device.registers.find(
+        (r) => !r.internal && offset >= r.offset && offset < r.offset + r.width / 8,
+      );
+      if (register) {
+        found = { device, register, registerAddress: device.base + register.offset };
+        break;
+      }
+      if (found === NOWHERE) found = { device, register: undefined, registerAddress: 0 };
     }
     this.cache.set(key, found);
     return found;

@@ -109,6 +109,8 @@ export class Cpu implements CpuCore {
   ioPermission: ((port: number, size: 1 | 2 | 4) => void) | undefined;
   /** Exception that stopped the CPU before delivery (for the debugger). */
   pendingException: GuestFault | undefined;
+  /** Why the last run stopped before an instruction: a debugger breakpoint address (linear), if any. */
+  breakpointHit: number | undefined;
 
   constructor(options: CpuOptions) {
     this.phys = options.phys;
@@ -363,10 +365,42 @@ export class Cpu implements CpuCore {
   /** Linear addresses where execution stops for the debugger (in addition to DR0-DR3 instruction breakpoints). */
   readonly debuggerBreakpoints = new Set<number>();
 
+  /** Linear addresses of enabled DR0-DR3 instruction breakpoints. */
+  hardwareBreakpoints: number[] = [];
+
   updateBreakpoints(): void {
+    this.hardwareBreakpoints = this.hardwareInstructionBreakpoints();
     const all = new Set<number>(this.debuggerBreakpoints);
-    for (const a of this.hardwareInstructionBreakpoints()) all.add(a);
+    for (const a of this.hardwareBreakpoints) all.add(a);
     this.translator.setBreakpoints(all);
+  }
+
+  /** Replaces the debugger's instruction breakpoints (linear addresses). */
+  setDebuggerBreakpoints(linears: Iterable<number>): void {
+    this.debuggerBreakpoints.clear();
+    for (const a of linears) this.debuggerBreakpoints.add(a | 0);
+    this.updateBreakpoints();
+  }
+
+  /**
+   * An instruction breakpoint in DR0-DR3 matching CS:EIP raises a #DB fault before the instruction, unless
+   * EFLAGS.RF is set (SDM 17.3.1.1). Returns true when the #DB was delivered.
+   */
+  private checkHardwareBreakpoint(): boolean {
+    if (this.eflags & Flag.RF) {
+      this.eflags &= ~Flag.RF;
+      return false;
+    }
+    const ip = this.linearIp;
+    let hits = 0;
+    for (let i = 0; i < 4; i++) {
+      const dr7 = this.dr[7];
+      if ((dr7 >> (i * 2)) & 3 && ((dr7 >>> (16 + i * 4)) & 3) === 0 && (this.dr[i] | 0) === ip) hits |= 1 << i;
+    }
+    if (!hits) return false;
+    this.dr[6] = (this.dr[6] & ~0xf) | hits;
+    this.deliverException(new GuestFault(Vec.DB));
+    return true;
   }
 
   /** DR0-DR3 entries enabled in DR7 with R/W = 00 (instruction execution). */
@@ -479,9 +513,11 @@ export class Cpu implements CpuCore {
    * Runs translated code until `icountLimit` is reached, the CPU halts, or something requests a stop. Guest
    * faults are delivered here; a host exception inside the core stops the machine with a state dump.
    */
-  run(instructions: number): RunExit {
+  run(instructions: number, ignoreBreakpointAtStart = false): RunExit {
     this.icountLimit = this.icount + instructions;
     this.exitRequested = false;
+    this.breakpointHit = undefined;
+    let first = ignoreBreakpointAtStart;
     try {
       while (this.icount < this.icountLimit) {
         if (this.halted) {
@@ -494,6 +530,12 @@ export class Cpu implements CpuCore {
             continue;
           }
         }
+        if (this.debuggerBreakpoints.size > 0 && this.debuggerBreakpoints.has(this.linearIp) && !first) {
+          this.breakpointHit = this.linearIp;
+          return RunExit.Stopped;
+        }
+        if (this.hardwareBreakpoints.length > 0 && this.checkHardwareBreakpoint()) continue;
+        first = false;
         this.interruptShadow = false;
         this.translator.execute();
         if (this.exitRequested) return RunExit.Stopped;
@@ -513,6 +555,7 @@ export class Cpu implements CpuCore {
         return this.checkInterrupts() ? RunExit.Budget : RunExit.Halted;
       }
       if (this.checkInterrupts()) return RunExit.Budget;
+      if (this.hardwareBreakpoints.length > 0 && this.checkHardwareBreakpoint()) return RunExit.Budget;
       this.interruptShadow = false;
       this.translator.executeOne();
       return this.exitRequested ? RunExit.Stopped : RunExit.Budget;

@@ -43,6 +43,9 @@ export interface MachineOptions {
 
 export interface LoadOptions {
   readonly format?: ImageFormat | 'auto';
+  /** Flat binaries: physical load and entry addresses (default 0x100000, entry = load address). */
+  readonly loadAddress?: number;
+  readonly entryAddress?: number;
   readonly commandLine?: string;
   readonly initrd?: Uint8Array;
 }
@@ -206,6 +209,8 @@ export class PcMachine {
         format: options.format ?? 'auto',
         ...(options.commandLine !== undefined ? { commandLine: options.commandLine } : {}),
         ...(options.initrd ? { modules: [{ name: 'initrd', bytes: options.initrd, string: 'initrd' }] } : {}),
+        ...(options.loadAddress !== undefined ? { loadAddress: options.loadAddress } : {}),
+        ...(options.entryAddress !== undefined ? { entryAddress: options.entryAddress } : {}),
       },
     );
     for (const chunk of plan.chunks) {
@@ -239,8 +244,8 @@ export class PcMachine {
     cpu.gdtr.base = BOOT_GDT_ADDRESS;
     cpu.gdtr.limit = gdtLimit;
     cpu.cr0 = Cr0.PE | Cr0.ET;
-    cpu.seg[1]!.set(entry.codeSelector, 0, 0xffffffff, 0xc09b);
-    for (const s of [0, 2, 3, 4, 5]) cpu.seg[s]!.set(entry.dataSelector, 0, 0xffffffff, 0xc093);
+    cpu.seg[1].set(entry.codeSelector, 0, 0xffffffff, 0xc09b);
+    for (const s of [0, 2, 3, 4, 5]) cpu.seg[s].set(entry.dataSelector, 0, 0xffffffff, 0xc093);
     cpu.cpl = 0;
     const r = entry.regs;
     cpu.regs.set([r.eax, r.ecx, r.edx, r.ebx, r.esp, r.ebp, r.esi, r.edi].map((v) => v | 0));
