@@ -30,7 +30,7 @@ for source in guests/runtime/entry.asm guests/runtime/isr.asm guests/runtime/run
   runtime_objects+=("$object")
 done
 
-guests=(hello cpu-selftest hpet-probe)
+guests=(hello cpu-selftest hpet-probe bench-cpu)
 [ $# -ge 2 ] && guests=("${@:2}")
 for guest in "${guests[@]}"; do
   guest_objects=()
