@@ -137,7 +137,7 @@ async function bootBench(): Promise<void> {
   for (let i = 0; i < 5; i++) times.push(runOurs(HELLO_GUEST, '', true).ms);
   times.sort((x, y) => x - y);
   console.log(
-    `Boot to first serial line (hello guest): ours ${fmt(times[2]!)} ms (median of 5, machine creation included)`,
+    `Boot to first serial line (hello guest): ours ${fmt(times[2])} ms (median of 5, machine creation included)`,
   );
   if (qemuAvailable()) {
     const q = await runQemu(HELLO_GUEST, '');
@@ -169,7 +169,7 @@ async function dapBench(): Promise<void> {
     console.log('DAP: adapter or its benchmark not built');
     return;
   }
-  const { benchDap } = require(module) as { benchDap: () => Promise<{ launchToStopMs: number; stepMedianMs: number }> };
+  const { benchDap } = (await import(module)) as { benchDap: () => Promise<{ launchToStopMs: number; stepMedianMs: number }> };
   const r = await benchDap();
   console.log(
     `DAP: launch to stop on entry ${fmt(r.launchToStopMs)} ms; stepIn round trip with refresh ${fmt(r.stepMedianMs, 2)} ms median (target < 5 ms)`,
