@@ -196,7 +196,8 @@ export class BlockCodegen {
 
   /** Emits `la = linear address` for an access of `size` bytes through segment `seg` at offset expression `ea`. */
   private linear(seg: number, ea: string, size: number, write: boolean): void {
-    if (this.mode.flatMask & (1 << seg)) this.emit(`la = ${ea};`);
+    // A flat CS is flat for fetches and reads only: a write through CS is a #GP(0) that h.seg raises.
+    if (this.mode.flatMask & (1 << seg) && !(seg === 1 && write)) this.emit(`la = ${ea};`);
     else this.emit(`la = h.seg(${seg}, ${ea}, ${size}, ${write ? 1 : 0});`);
   }
 
@@ -668,6 +669,12 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
       case M.Scasb:
       case M.Scasw:
       case M.Scasd:
+      case M.Insb:
+      case M.Insw:
+      case M.Insd:
+      case M.Outsb:
+      case M.Outsw:
+      case M.Outsd:
         return this.stringOp();
       case M.Bswap:
         return this.writeReg(insn.op0Register, `h.bswap(${this.readReg(insn.op0Register)})`);

@@ -119,7 +119,8 @@ export class Translator {
     this.stats.lookups++;
     let physical: number;
     try {
-      if (!(this.cpu.mode & 2 && this.cpu.mode & 64) && !single) this.checkFetchLimit();
+      // Mode bit 128: CS is flat (base 0, 4 GiB limit), where no fetch can pass the limit.
+      if (!(this.cpu.mode & 128)) this.checkFetchLimit();
       physical = this.fetchTranslate(linear);
     } catch (e) {
       if (e instanceof GuestFault) {
@@ -212,6 +213,8 @@ export class Translator {
         if (insns.length > 0 && this.breakpoints.has(here)) break;
         // Instructions that start on the next page belong to another block.
         if (offset >= firstPageBytes && !single) break;
+        // So do instructions beyond the CS limit: their fetch faults when their block is looked up.
+        if (insns.length > 0 && !(cpu.mode & 128) && (eip + offset) >>> 0 > cpu.seg[1].limit) break;
         const insn = decoder.decode();
         // A truncated decode at the end of the fetched bytes means the instruction crosses into a page that
         // could not be fetched: translate it on its own so that its fetch raises the #PF.
