@@ -32,5 +32,20 @@ await build({
   external: ['vscode'],
   logLevel: 'warning',
 });
+// The MMIO Trace webview's script runs in the browser side of the workbench.
+if (existsSync('media/trace.ts')) {
+  await build({
+    entryPoints: { trace: 'media/trace.ts' },
+    outdir: 'dist',
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+  });
+  entryPoints.trace = 'media/trace.ts';
+}
 copyFileSync(join(dirname(require.resolve('iced-x86')), 'iced_x86_bg.wasm'), 'dist/iced_x86_bg.wasm');
 console.log(`bundled ${Object.keys(entryPoints).join(', ')} into dist/`);

@@ -1,0 +1,47 @@
+/** Starts the hook-language server (dist/server.js) and offers its custom requests, typed. */
+import * as vscode from 'vscode';
+import type { LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+import { LanguageClient, TransportKind } from 'vscode-languageclient/node';
+import type {
+  HookServerInitializationOptions,
+  HookServerParams,
+  HookServerRequestName,
+  HookServerResult,
+} from '../adapter/hooks/server/protocol';
+
+export const HOOK_LANGUAGE = 'mmiohook';
+
+export class HookLanguageClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+
+  constructor(private readonly context: vscode.ExtensionContext) {}
+
+  async start(): Promise<void> {
+    if (!vscode.workspace.getConfiguration('mmiodbg').get<boolean>('languageServer.enabled', true)) return;
+    const module = this.context.asAbsolutePath('dist/server.js');
+    const serverOptions: ServerOptions = {
+      run: { module, transport: TransportKind.ipc },
+      debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+    };
+    const initializationOptions: HookServerInitializationOptions = {};
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ language: HOOK_LANGUAGE }],
+      initializationOptions,
+    };
+    this.client = new LanguageClient('mmiodbg.hooks', 'mmiodbg hook language', serverOptions, clientOptions);
+    await this.client.start();
+  }
+
+  async request<K extends HookServerRequestName>(name: K, params: HookServerParams<K>): Promise<HookServerResult<K>> {
+    if (!this.client) throw new Error('the hook language server is not running');
+    return this.client.sendRequest<HookServerResult<K>>(name, params);
+  }
+
+  get running(): boolean {
+    return this.client?.isRunning() ?? false;
+  }
+
+  dispose(): void {
+    void this.client?.stop();
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The MMIO Trace view's host side: pages records from the adapter (`mmiodbg/trace`) after each
+ * `mmiodbg/traceAppended` event, throttled, and sends them to the webview one batch at a time; the next batch
+ * waits for the webview's acknowledgement, so a busy webview slows the transfer instead of queueing messages.
+ */
+import * as vscode from 'vscode';
+import { customRequest, DEBUG_TYPE, errorMessage, isCustomEvent } from '../dap';
+import type { SessionTracker } from '../session';
+import type { HostMessage, WebviewMessage } from './messages';
+import { isWebviewMessage } from './messages';
+
+const BATCH = 4000;
+const THROTTLE_MS = 250;
+
+export class TraceController implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view: vscode.WebviewView | undefined;
+  private ready = false;
+  private nextSeq: number | undefined;
+  private knownTotal = 0;
+  private awaitingAck: number | undefined;
+  private batch = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private fetching = false;
+  private sessionId: string | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly sessions: SessionTracker,
+  ) {
+    this.disposables.push(
+      vscode.window.registerWebviewViewProvider('mmiodbg.trace', this, {
+        webviewOptions: { retainContextWhenHidden: true },
+      }),
+      vscode.commands.registerCommand('mmiodbg.showTrace', () => vscode.commands.executeCommand('mmiodbg.trace.focus')),
+      vscode.debug.onDidStartDebugSession((s) => {
+        if (s.type !== DEBUG_TYPE) return;
+        this.sessionId = s.id;
+        this.restart('Session started; waiting for device accesses…');
+      }),
+      vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
+        if (!isCustomEvent(e, 'mmiodbg/traceAppended')) return;
+        this.knownTotal = Math.max(this.knownTotal, e.body.total);
+        this.schedule();
+      }),
+      sessions.onDidChange(() => {
+        if (sessions.stoppedSession) this.schedule();
+      }),
+    );
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    this.ready = false;
+    const media = vscode.Uri.joinPath(this.context.extensionUri, 'media');
+    const dist = vscode.Uri.joinPath(this.context.extensionUri, 'dist');
+    view.webview.options = { enableScripts: true, localResourceRoots: [media, dist] };
+    view.webview.html = this.html(view.webview);
+    view.webview.onDidReceiveMessage((m: unknown) => this.receive(m), undefined, this.disposables);
+    view.onDidDispose(() => {
+      this.view = undefined;
+      this.ready = false;
+    });
+  }
+
+  private restart(status: string): void {
+    this.nextSeq = undefined;
+    this.knownTotal = 0;
+    this.awaitingAck = undefined;
+    this.post({ type: 'reset', status });
+    this.schedule();
+  }
+
+  private receive(message: unknown): void {
+    if (!isWebviewMessage(message)) return;
+    const m: WebviewMessage = message;
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        this.restart(this.sessions.session ? 'Loading trace…' : 'No mmiodbg session.');
+        break;
+      case 'ack':
+        if (m.batch === this.awaitingAck) {
+          this.awaitingAck = undefined;
+          this.schedule(0);
+        }
+        break;
+      case 'reveal':
+        void revealInstruction(this.sessions.session, m.eip);
+        break;
+      case 'clear':
+        // Rows before the current end stay hidden; new ones keep coming.
+        this.post({ type: 'reset', status: 'Cleared.' });
+        break;
+    }
+  }
+
+  private post(message: HostMessage): void {
+    if (this.view && this.ready) void this.view.webview.postMessage(message);
+  }
+
+  private schedule(delay = THROTTLE_MS): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.pump();
+    }, delay);
+  }
+
+  private async pump(): Promise<void> {
+    const session = this.sessions.session;
+    if (!session || session.id !== this.sessionId || !this.view || !this.ready) return;
+    if (this.fetching || this.awaitingAck !== undefined) return;
+    this.fetching = true;
+    try {
+      const page = await customRequest(session, 'mmiodbg/trace', {
+        ...(this.nextSeq !== undefined ? { from: this.nextSeq } : {}),
+        count: BATCH,
+      });
+      this.knownTotal = Math.max(this.knownTotal, page.total);
+      if (page.records.length === 0) return;
+      const last = page.records[page.records.length - 1];
+      this.nextSeq = last.seq + 1;
+      this.awaitingAck = ++this.batch;
+      this.post({ type: 'append', batch: this.batch, records: page.records, total: page.total });
+    } catch (e) {
+      this.post({ type: 'status', text: `Trace unavailable: ${errorMessage(e)}` });
+    } finally {
+      this.fetching = false;
+    }
+  }
+
+  private html(webview: vscode.Webview): string {
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'trace.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, 'media', 'trace.css'));
+    const nonce = [...Array<number>(16)].map(() => Math.floor(Math.random() * 36).toString(36)).join('');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>MMIO Trace</title>
+</head>
+<body>
+<div id="toolbar">
+  <select id="device" title="Device"><option value="">all devices</option></select>
+  <select id="direction" title="Direction"><option value="">read + write</option><option value="r">reads</option><option value="w">writes</option></select>
+  <input id="text" type="search" placeholder="Filter: register, field, value, hook…" title="Text filter">
+  <label title="Keep the newest row in view"><input id="follow" type="checkbox" checked> follow</label>
+  <button id="clear" title="Hide the rows received so far">Clear</button>
+  <span id="status"></span>
+</div>
+<div id="header" class="row"><span>time (ns)</span><span>EIP</span><span>dir</span><span>device.register</span><span>value</span><span>hooks</span><span>decoded fields</span></div>
+<div id="viewport"><div id="spacer"></div><div id="rows"></div></div>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/**
+ * VS Code's Disassembly view follows the focused stack frame only (extensions cannot point it at an address).
+ * When the EIP is the stopped guest's current instruction we open that view; otherwise a read-only listing from
+ * the adapter's `disassemble` response, centred on the EIP, opens beside it.
+ */
+async function revealInstruction(session: vscode.DebugSession | undefined, eip: number): Promise<void> {
+  const hex = `0x${eip.toString(16).padStart(8, '0')}`;
+  if (!session) {
+    void vscode.window.showInformationMessage(`mmiodbg: EIP ${hex} (no session to disassemble)`);
+    return;
+  }
+  try {
+    const frame = vscode.debug.activeStackItem;
+    if (frame instanceof vscode.DebugStackFrame) {
+      const trace = (await session.customRequest('stackTrace', { threadId: frame.threadId, levels: 1 })) as {
+        stackFrames?: { instructionPointerReference?: string }[];
+      };
+      const ip = trace.stackFrames?.[0]?.instructionPointerReference;
+      if (ip !== undefined && Number(ip) === eip) {
+        await vscode.commands.executeCommand('debug.action.openDisassemblyView');
+        return;
+      }
+    }
+    const listing = (await session.customRequest('disassemble', {
+      memoryReference: hex,
+      instructionOffset: -8,
+      instructionCount: 32,
+      resolveSymbols: true,
+    })) as { instructions?: { address: string; instructionBytes?: string; instruction: string; symbol?: string }[] };
+    const lines = (listing.instructions ?? []).map((i) => {
+      const mark = Number(i.address) === eip ? '=>' : '  ';
+      const symbol = i.symbol ? `<${i.symbol}> ` : '';
+      return `${mark} ${i.address}  ${(i.instructionBytes ?? '').padEnd(24)} ${symbol}${i.instruction}`;
+    });
+    const doc = await vscode.workspace.openTextDocument({
+      language: 'asm',
+      content: `; disassembly around EIP ${hex} (from the MMIO trace)\n${lines.join('\n')}\n`,
+    });
+    const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+    const line = lines.findIndex((l) => l.startsWith('=>')) + 1;
+    if (line > 0) {
+      editor.selection = new vscode.Selection(line, 0, line, 0);
+      editor.revealRange(new vscode.Range(line, 0, line, 0), vscode.TextEditorRevealType.InCenter);
+    }
+  } catch (e) {
+    void vscode.window.showErrorMessage(`mmiodbg: cannot disassemble at ${hex}: ${errorMessage(e)}`);
+  }
+}
