@@ -17,6 +17,7 @@ import { PhysicalAddressSpace } from '../../adapter/core/bus/physical';
 import { PortSpace } from '../../adapter/core/bus/ports';
 import { Cpu, RunExit } from '../../adapter/core/cpu/cpu';
 import { Cr0, Cr4, hasErrorCode } from '../../adapter/core/cpu/state';
+import type { PcMachine } from '../../adapter/core/machine/pc';
 import { assemble } from './asm';
 import type { Assembled } from './asm';
 
@@ -87,11 +88,13 @@ export interface GuestOptions {
   bits?: 16 | 32;
   /** Protected mode: physical load address when it differs from org (programs for a segment with a base). */
   loadAt?: number;
+  /** Run on this PC machine (its RAM, ports, devices and CPU) instead of a bare CPU. */
+  machine?: PcMachine;
 }
 
 export class Guest {
   readonly phys: PhysicalAddressSpace;
-  readonly ports = new PortSpace();
+  readonly ports: PortSpace;
   readonly cpu: Cpu;
   readonly program: Assembled;
   readonly mode: 'real' | 'flat' | 'paging';
@@ -99,8 +102,15 @@ export class Guest {
   constructor(source: string, options: GuestOptions = {}) {
     this.mode = options.mode ?? 'flat';
     const real = this.mode === 'real';
-    this.phys = new PhysicalAddressSpace((options.memoryMiB ?? 16) << 20);
-    this.cpu = new Cpu({ phys: this.phys, ports: this.ports });
+    if (options.machine) {
+      this.phys = options.machine.phys;
+      this.ports = options.machine.ports;
+      this.cpu = options.machine.cpu;
+    } else {
+      this.phys = new PhysicalAddressSpace((options.memoryMiB ?? 16) << 20);
+      this.ports = new PortSpace();
+      this.cpu = new Cpu({ phys: this.phys, ports: this.ports });
+    }
     const org = options.org ?? (real ? 0x1000 : CODE);
     this.program = assemble(PRELUDE + source, { bits: options.bits ?? (real ? 16 : 32), org });
     const realCs = options.realCs ?? 0;

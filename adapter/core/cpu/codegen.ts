@@ -502,7 +502,8 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
 
   private instruction(): void {
     const insn = this.insn;
-    if (insn.isInvalid || insn.code === Code.INVALID) return this.raise(6);
+    // iced stops decoding at 15 bytes: an instruction longer than that is #GP(0), not #UD (SDM 2.3.11).
+    if (insn.isInvalid || insn.code === Code.INVALID) return this.raise(insn.length >= 15 ? 13 : 6);
     if (insn.hasLockPrefix) this.checkLock();
     const m = insn.mnemonic;
     switch (m) {
