@@ -9,6 +9,13 @@ command -v nasm >/dev/null || need+=(nasm)
 command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
 [ -e /usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a ] || need+=(gcc-multilib)
 command -v gcc >/dev/null || need+=(gcc)
+# End-to-end test in a real VS Code (code-server + Chromium), see scripts/e2e-setup.sh.
+command -v chromium >/dev/null || need+=(chromium)
+command -v rg >/dev/null || need+=(ripgrep)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v python3 >/dev/null || need+=(python3)
+command -v make >/dev/null && command -v g++ >/dev/null || need+=(build-essential)
+[ -e /usr/include/krb5.h ] || [ -e /usr/include/krb5/krb5.h ] || need+=(libkrb5-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "installing Debian packages: ${need[*]}"
@@ -21,3 +28,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-fund --no-audit; else npm install --no-fund --no-audit; fi
+
+# code-server for the end-to-end test, cached in .cache/code-server/ (the test installs it too when missing).
+bash scripts/e2e-setup.sh >/dev/null || echo "code-server could not be installed; the end-to-end test will skip" >&2
