@@ -280,6 +280,13 @@ export class Guest {
     return t;
   }
 
+  /** EIP in the frame of the interrupt just delivered (the handler has not run yet, or is a stub). */
+  trapFrameEip(): number {
+    const cpu = this.cpu;
+    const sp = (cpu.seg[2].base + (cpu.seg[2].big ? cpu.regs[4] : cpu.regs[4] & 0xffff)) >>> 0;
+    return this.mode === 'real' ? cpu.readLinear(sp, 2, false) : cpu.readLinear(sp, 4, false) >>> 0;
+  }
+
   reg(i: number): number {
     return this.cpu.regs[i] >>> 0;
   }

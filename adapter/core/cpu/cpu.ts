@@ -536,8 +536,12 @@ export class Cpu implements CpuCore {
         }
         if (this.hardwareBreakpoints.length > 0 && this.checkHardwareBreakpoint()) continue;
         first = false;
-        this.interruptShadow = false;
-        this.translator.execute();
+        if (this.interruptShadow) {
+          // STI / MOV SS / POP SS inhibit interrupts for exactly one instruction: run it alone, so that a pending
+          // interrupt is taken right after it rather than after a whole block.
+          this.interruptShadow = false;
+          this.translator.executeOne();
+        } else this.translator.execute();
         if (this.exitRequested) return RunExit.Stopped;
       }
       return RunExit.Budget;
