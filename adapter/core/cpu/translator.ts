@@ -133,14 +133,38 @@ export class Translator {
     const map = single ? this.singles : this.cache;
     const list = map.get(physical);
     if (list) {
-      for (const b of list) if (b.mode === cpu.mode && b.linear === linear && b.valid) return b;
+      for (const b of list) {
+        if (b.mode === cpu.mode && b.linear === linear && b.valid && this.secondPageMatches(b)) return b;
+      }
     }
-    const block = this.translate(linear, physical, single);
+    let block: Block | undefined;
+    try {
+      block = this.translate(linear, physical, single);
+    } catch (e) {
+      // An instruction that crosses into a page that cannot be fetched: #PF with CR2 = that page.
+      if (e instanceof GuestFault) {
+        this.previous = undefined;
+        cpu.deliverException(e);
+        return undefined;
+      }
+      throw e;
+    }
     if (block === undefined) return undefined;
     const entry = map.get(physical);
     if (entry) entry.push(block);
     else map.set(physical, [block]);
     return block;
+  }
+
+  /** A block that continues on a second page is valid only while that page still maps to the same frame. */
+  private secondPageMatches(block: Block): boolean {
+    if (block.pages.length < 2) return true;
+    try {
+      return this.fetchTranslate(((block.linear & ~0xfff) + 0x1000) | 0) >>> 12 === block.pages[1];
+    } catch (e) {
+      if (e instanceof GuestFault) return false;
+      throw e;
+    }
   }
 
   /** EIP beyond the CS limit faults with #GP(0) before fetching (SDM 6.15, #GP). */
