@@ -1,0 +1,100 @@
+/** Conversions from core objects to the protocol views in protocol.ts. */
+import type { PcMachine } from '../core/machine/pc';
+import type { InspectableDevice, RegisterDescription } from '../core/regs/describe';
+import { decodeFields, explainField, findRegister, formatHex, getField } from '../core/regs/describe';
+import type { Diagnostic, HookInfo, TraceRecord } from '../hooks';
+import type { DeviceView, FieldView, HookDiagnostic, HookView, RegisterView, TraceRecordView } from './protocol';
+
+export function registerView(register: RegisterDescription, value: bigint): RegisterView {
+  const fields: FieldView[] = register.fields.map((f) => {
+    const v = getField(value, f);
+    const meaning = explainField(f, v);
+    return {
+      name: f.name,
+      lsb: f.lsb,
+      msb: f.msb,
+      access: f.access,
+      doc: f.doc,
+      value: '0x' + v.toString(16),
+      ...(meaning !== undefined ? { meaning } : {}),
+    };
+  });
+  return {
+    name: register.name,
+    offset: register.offset,
+    width: register.width,
+    access: register.access,
+    doc: register.doc,
+    value: formatHex(value, register.width),
+    fields,
+  };
+}
+
+export function deviceView(device: InspectableDevice): DeviceView {
+  const d = device.description;
+  return {
+    name: d.name,
+    title: d.title,
+    space: d.space,
+    base: d.base,
+    size: d.size,
+    registers: d.registers.map((r) => registerView(r, device.peekRegister(r))),
+  };
+}
+
+export function hookDiagnostic(d: Diagnostic): HookDiagnostic {
+  return {
+    severity: d.severity,
+    message: d.message,
+    line: d.range.start.line,
+    column: d.range.start.column,
+    endLine: d.range.end.line,
+    endColumn: d.range.end.column,
+  };
+}
+
+export function hookView(h: HookInfo): HookView {
+  const target =
+    h.space === 'pio'
+      ? `port 0x${h.start.toString(16)}+${h.length}`
+      : `0x${h.start.toString(16).padStart(8, '0')}+${h.length}`;
+  return {
+    id: h.id,
+    file: h.file,
+    line: h.line,
+    name: h.name,
+    target,
+    enabled: h.enabled,
+    hits: h.hits,
+    ...(h.lastError !== undefined ? { lastError: h.lastError } : {}),
+  };
+}
+
+export function traceView(machine: PcMachine, r: TraceRecord): TraceRecordView {
+  const width = r.size * 8;
+  const device = machine.findDevice(r.device);
+  const register = device && r.register !== undefined ? findRegister(device.description, r.register) : undefined;
+  const seen = r.isWrite ? r.before : r.after;
+  let fields: string | undefined;
+  if (register && seen !== undefined) {
+    const delta = device ? r.address - (device.description.base + register.offset) : 0;
+    const inRegister = delta >= 0 ? seen << BigInt(delta * 8) : seen >> BigInt(-delta * 8);
+    fields = decodeFields(register, inRegister);
+  }
+  return {
+    seq: r.seq,
+    time: r.time,
+    eip: r.eip,
+    space: r.space,
+    isWrite: r.isWrite,
+    address: r.address,
+    size: r.size,
+    device: r.device,
+    ...(r.register !== undefined ? { register: r.register } : {}),
+    ...(r.before !== undefined ? { before: formatHex(r.before, width) } : {}),
+    ...(r.after !== undefined ? { after: formatHex(r.after, width) } : {}),
+    decision: r.decision,
+    hooks: r.hooks.map((h) => `${h.name}: ${h.decision}`),
+    ...(fields !== undefined ? { fields } : {}),
+  };
+}
