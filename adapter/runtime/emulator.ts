@@ -231,6 +231,7 @@ export class Emulator {
     const machine = this.machine;
     const cpu = machine.cpu;
     machine.scheduler.runDue();
+    cpu.breakpointHit = undefined;
     const exit = cpu.step();
     if (exit === RunExit.Shutdown) {
       machine.requestShutdown(cpu.stopReason);

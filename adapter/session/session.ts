@@ -14,7 +14,7 @@ import type { InspectableDevice } from '../core/regs/describe';
 import { decodeFields, findField, findRegister, formatHex, getField, setField } from '../core/regs/describe';
 import type { HookInfo } from '../hooks';
 import { openJsonLinesFile } from '../hooks';
-import type { EmulatorConfig, Format, StopCause } from '../runtime/emulator';
+import type { EmulatorConfig, StopCause } from '../runtime/emulator';
 import { Emulator, EmulatorConfigError } from '../runtime/emulator';
 import type { CodeBreakpoint, WatchBreakpoint } from './breakpoints';
 import { Breakpoints, parseDataId, parseWatchName } from './breakpoints';
@@ -288,7 +288,7 @@ export class MmiodbgSession extends DebugSession {
     }
     const config: EmulatorConfig = {
       program: args.program,
-      format: (args.format ?? LAUNCH_DEFAULTS.format),
+      format: args.format ?? LAUNCH_DEFAULTS.format,
       memoryMiB: args.memory ?? LAUNCH_DEFAULTS.memory,
       ...(args.cmdline !== undefined ? { cmdline: args.cmdline } : {}),
       ...(args.initrd !== undefined ? { initrd: args.initrd } : {}),
