@@ -451,13 +451,19 @@ export class LineTable {
       } else hi = mid - 1;
     }
     if (best < 0) return undefined;
-    // Several rows can share an address; the last one is the row the address belongs to.
-    const row = rows[best];
-    const file = this.files[row.file];
-    if (file === undefined) return undefined;
+    // Several rows can share an address: the last statement row among them names the line (as debuggers show it).
+    let chosen = rows[best];
     let isStmt = false;
-    for (let i = best; i >= 0 && rows[i].address === row.address; i--) isStmt ||= rows[i].isStmt;
-    return { file, line: row.line, column: row.column, atRowStart: row.address === address, isStmt };
+    for (let i = best; i >= 0 && rows[i].address === chosen.address; i--) {
+      if (rows[i].isStmt) {
+        if (!isStmt) chosen = rows[i];
+        isStmt = true;
+        break;
+      }
+    }
+    const file = this.files[chosen.file];
+    if (file === undefined) return undefined;
+    return { file, line: chosen.line, column: chosen.column, atRowStart: chosen.address === address, isStmt };
   }
 
   /** Indexes of files that name the same source as `path` (matched by trailing path components). */
