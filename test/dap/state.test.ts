@@ -4,9 +4,16 @@ import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { CustomRequestResult } from '../../adapter/session/protocol';
 import { HPET_PROBE, child, failure, launchStopped, scope, startClient, variables } from './support';
 
+interface MemoryBody {
+  data?: string;
+  unreadableBytes?: number;
+  bytesWritten?: number;
+}
+
 /** The test client has no typed helpers for readMemory/writeMemory. */
-async function memory(dc: DebugClient, command: string, args: object): Promise<{ body?: Record<string, any> }> {
-  return (await dc.customRequest(command, args)) as { body?: Record<string, any> };
+async function memory(dc: DebugClient, command: string, args: object): Promise<{ body?: MemoryBody }> {
+  const response: { body?: MemoryBody } = await dc.customRequest(command, args);
+  return response;
 }
 
 void describe('state of a guest stopped on entry', () => {
