@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.cache/**', 'guests/**', '**/*.mjs', '**/*.js'] },
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.*', '.cache/**', 'guests/**', 'test-results/**', '**/*.mjs', '**/*.js', '**/*.mts'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -45,7 +45,7 @@ class FakeCpu implements CpuCore {
     this.writeLinear(linear, size, value);
   }
   private check(linear: number, size: number, write: boolean): void {
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- GuestFault is the core's exception type
+     
     if (linear + size > this.faultFrom) throw new GuestFault(Vec.PF, write ? 2 : 0, Math.max(linear, this.faultFrom));
   }
   readLinear(linear: number, size: 1 | 2 | 4): number {
@@ -67,7 +67,7 @@ class FakeCpu implements CpuCore {
     this.check(linear, length, true);
   }
   raise(vector: number, errorCode?: number): never {
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- GuestFault is the core's exception type
+     
     throw new GuestFault(vector, errorCode);
   }
   shutdown(reason: string): never {

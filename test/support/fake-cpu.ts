@@ -90,7 +90,7 @@ export class FakeCpu implements CpuCore {
     if (!user) return;
     for (let page = linear >>> 12; page <= (linear + length - 1) >>> 12; page++) {
       if (this.supervisorPages.has(page)) {
-        // eslint-disable-next-line @typescript-eslint/only-throw-error -- GuestFault is the core's exception type
+         
         throw new GuestFault(Vec.PF, PfErr.P | PfErr.U | (write ? PfErr.W : 0), linear);
       }
     }
@@ -117,7 +117,7 @@ export class FakeCpu implements CpuCore {
   }
 
   raise(vector: number, errorCode?: number): never {
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- GuestFault is the core's exception type
+     
     throw new GuestFault(vector, errorCode);
   }
   shutdown(reason: string): never {
