@@ -244,6 +244,8 @@ export class MmiodbgSession extends DebugSession {
 
   private requireStopped(): Emulator {
     const run = this.run;
+    // After a triple fault the machine is dead but its state stays inspectable until the user continues.
+    if (this.machineDead) return run.emulator;
     if (run.state === 'terminated') throw new SessionError(ErrorCode.Terminated, 'the guest has ended');
     if (run.isRunning) throw new SessionError(ErrorCode.NotStopped, 'the guest is running: pause it first');
     return run.emulator;
@@ -398,7 +400,8 @@ export class MmiodbgSession extends DebugSession {
   }
 
   private terminate(): void {
-    const wasAlive = this.controller !== undefined && this.controller.state !== 'terminated';
+    const wasAlive = this.machineDead || (this.controller !== undefined && this.controller.state !== 'terminated');
+    this.machineDead = false;
     this.stopEverything();
     if (wasAlive) this.sendEvent(new Event('terminated'));
   }
@@ -411,11 +414,12 @@ export class MmiodbgSession extends DebugSession {
 
   private resume(): DebugProtocol.ContinueResponse['body'] {
     const run = this.run;
-    if (run.state === 'terminated') throw new SessionError(ErrorCode.Terminated, 'the guest has ended');
     if (this.machineDead) {
+      this.machineDead = false;
       queueMicrotask(() => this.endSession());
       return { allThreadsContinued: true };
     }
+    if (run.state === 'terminated') throw new SessionError(ErrorCode.Terminated, 'the guest has ended');
     if (!run.isRunning) {
       this.handles.reset();
       run.resume();
@@ -431,6 +435,7 @@ export class MmiodbgSession extends DebugSession {
     this.requireStopped();
     const run = this.run;
     if (this.machineDead) {
+      this.machineDead = false;
       queueMicrotask(() => this.endSession());
       return;
     }

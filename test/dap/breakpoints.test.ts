@@ -12,8 +12,13 @@ import {
   resumeUntilStopped,
   scope,
   startClient,
+  tempFile,
   topFrame,
+  collectOutput,
 } from './support';
+
+/** lidt [0x00100009] with a zero limit, then ud2: #UD cannot be delivered, nor #GP, nor #DF: a triple fault. */
+const TRIPLE_FAULT = new Uint8Array([0x0f, 0x01, 0x1d, 0x09, 0x00, 0x10, 0x00, 0x0f, 0x0b, 0, 0, 0, 0, 0, 0]);
 
 /** Addresses from `nm` and `readelf --debug-dump=decodedline` of the committed guest images. */
 const PUTS = 0x00100e60;
@@ -176,6 +181,35 @@ void describe('MMIO watchpoints', () => {
       assert.equal(info.body.exceptionId, '#UD');
     } finally {
       await dc.stop();
+    }
+  });
+
+  void it('ends the session on a triple fault with the reason, or stops there with the triple fault filter', async () => {
+    const program = tempFile('triple.bin', TRIPLE_FAULT);
+    const dc = await startClient();
+    const output = collectOutput(dc);
+    try {
+      await Promise.all([
+        dc.configurationSequence(),
+        dc.launch({ program, format: 'bin' }),
+        dc.waitForEvent('terminated'),
+      ]);
+      assert.match(output.text('stderr'), /the machine stopped: triple fault/);
+    } finally {
+      await dc.stop();
+    }
+    const dc2 = await startClient();
+    try {
+      await launchStopped(dc2, { program, format: 'bin' }, () =>
+        dc2.setExceptionBreakpointsRequest({ filters: ['triple'] }),
+      );
+      const stopped = await resumeUntilStopped(dc2, dc2.continueRequest({ threadId: 1 }));
+      assert.equal(stopped.body.reason, 'exception');
+      assert.match(stopped.body.description ?? '', /^triple fault/);
+      assert.equal(await eip(dc2), 0x00100007);
+      await Promise.all([dc2.continueRequest({ threadId: 1 }), dc2.waitForEvent('terminated')]);
+    } finally {
+      await dc2.stop();
     }
   });
 });
