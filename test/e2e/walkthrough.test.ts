@@ -1,0 +1,218 @@
+/**
+ * The release walk-through in a real VS Code (code-server 4.100.3 + Chromium): install the .vsix into a fresh
+ * profile, open a workspace with the hpet-probe guest, F5, add an MMIO breakpoint on hpet.GCAP_ID from the
+ * Peripherals view, stop there, read the decoded fields in Variables, save the seed hook, continue and find
+ * `hpet0: 3 comparators` in the Debug Console. Screenshots of each step go to test-results/e2e/.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { packVsix } from '../support/vsix';
+import { CodeServer, codeServerEntry, runCommand } from './code-server';
+
+const SHOTS = resolve('test-results/e2e');
+const SEED_HOOK = readFileSync('examples/hooks/hpet-one-comparator-fewer.mmh', 'utf8');
+const STARTING_HOOK = '# Hooks for hpet-probe: none yet.\n';
+
+function makeWorkspace(dir: string): void {
+  mkdirSync(join(dir, '.vscode'), { recursive: true });
+  copyFileSync('guests/hpet-probe/hpet-probe.elf', join(dir, 'hpet-probe.elf'));
+  writeFileSync(join(dir, 'hooks.mmh'), STARTING_HOOK);
+  writeFileSync(
+    join(dir, '.vscode', 'launch.json'),
+    JSON.stringify(
+      {
+        version: '0.2.0',
+        configurations: [
+          {
+            type: 'mmiodbg',
+            request: 'launch',
+            name: 'hpet-probe',
+            program: '${workspaceFolder}/hpet-probe.elf',
+            hooks: ['${workspaceFolder}/hooks.mmh'],
+            stopOnEntry: true,
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+function pane(page: Page, title: string): ReturnType<Page['locator']> {
+  return page.locator('.pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`, 'i') }) });
+}
+
+/** Expands (or collapses) a view pane of the side bar by clicking its header. */
+async function expandPane(page: Page, title: string, expanded: boolean): Promise<void> {
+  const header = pane(page, title).locator('.pane-header').first();
+  await header.waitFor({ timeout: 30_000 });
+  if ((await header.getAttribute('aria-expanded')) !== String(expanded)) await header.click();
+}
+
+/** Opens a workspace file through Quick Open (the palette without its `>`). */
+async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().click({ timeout: 15_000 });
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 10_000 });
+}
+
+async function debugConsoleText(page: Page): Promise<string> {
+  return (
+    await page
+      .locator('.repl .monaco-list-rows')
+      .allInnerTexts()
+      .catch(() => [])
+  ).join('\n');
+}
+
+const setup = codeServerEntry();
+
+void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
+  void it(
+    'installs the .vsix, debugs hpet-probe, stops on hpet.GCAP_ID and applies a saved hook',
+    { skip: 'unavailable' in setup ? setup.unavailable : false, timeout: 300_000 },
+    async (t) => {
+      if (!('entry' in setup)) return;
+      rmSync(SHOTS, { recursive: true, force: true });
+      mkdirSync(SHOTS, { recursive: true });
+      const runDir = mkdtempSync(join(tmpdir(), 'mmiodbg-e2e-'));
+      const workspace = join(runDir, 'workspace');
+      makeWorkspace(workspace);
+      const vsix = join(runDir, 'mmiodbg.vsix');
+      packVsix(vsix);
+      const server = new CodeServer(setup.entry, runDir);
+      let current: Page | undefined;
+      try {
+        // 1. Install into a fresh profile, open the workspace.
+        server.installExtension(vsix);
+        const page = await server.open(workspace);
+        current = page;
+        await page
+          .locator('.explorer-folders-view .monaco-list-row', { hasText: 'hpet-probe.elf' })
+          .waitFor({ timeout: 60_000 });
+        await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'hooks.mmh' }).click();
+        await page
+          .locator('.monaco-editor .view-lines', { hasText: 'Hooks for hpet-probe' })
+          .waitFor({ timeout: 20_000 });
+        await shot(page, '01-workspace');
+
+        if (!existsSync('dist/adapter.js')) {
+          t.skip('stopped before F5: the debug adapter (adapter/session/main.ts → dist/adapter.js) is not built yet');
+          return;
+        }
+
+        // 2. Start debugging (F5 is the browser's reload key, so through the palette): the guest stops on entry.
+        await runCommand(page, 'Debug: Start Debugging');
+        await pane(page, 'Call Stack')
+          .locator('.pane-header', { hasText: /Paused on entry/i })
+          .waitFor({ timeout: 60_000 });
+        await expandPane(page, 'Watch', false);
+        await expandPane(page, 'Peripherals', true);
+        const peripherals = pane(page, 'Peripherals');
+        const hpetRow = peripherals.locator('.monaco-list-row', { hasText: 'hpet' }).first();
+        await hpetRow.waitFor({ timeout: 60_000 });
+        await shot(page, '02-stopped-on-entry');
+
+        // 3. Break on Read from the Peripherals view's context menu on hpet → GCAP_ID.
+        await hpetRow.click();
+        const gcapRow = peripherals.locator('.monaco-list-row', { hasText: 'GCAP_ID' }).first();
+        await gcapRow.waitFor({ timeout: 10_000 });
+        await gcapRow.click({ button: 'right' });
+        const menuItem = page.locator('.context-view .action-item', { hasText: 'Break on Read' }).first();
+        await menuItem.waitFor({ timeout: 10_000 });
+        await shot(page, '03-peripherals-context-menu');
+        await menuItem.click();
+        // The new function breakpoint sits below the adapter's exception filters in the Breakpoints view.
+        await expandPane(page, 'Peripherals', false);
+        const breakpoints = pane(page, 'Breakpoints').locator('.monaco-list-row', { hasText: 'read hpet.GCAP_ID' });
+        await breakpoints.waitFor({ state: 'attached', timeout: 10_000 }).catch(() => undefined);
+        await breakpoints.scrollIntoViewIfNeeded({ timeout: 5_000 }).catch(() => undefined);
+        await shot(page, '03b-breakpoint-added');
+
+        // 4. Continue: the guest stops on the GCAP_ID read; Variables show the decoded fields.
+        await runCommand(page, 'Debug: Continue');
+        await pane(page, 'Call Stack')
+          .locator('.pane-header', { hasText: /read hpet\.GCAP_ID/ })
+          .waitFor({ timeout: 30_000 });
+        // Focus the top frame so the Variables view loads its scopes.
+        await page.locator('.debug-call-stack .monaco-list-row').first().click();
+        const variables = page.locator('.debug-variables');
+        await variables.waitFor({ timeout: 10_000 });
+        // Collapse the CPU registers so the Devices scope is in view.
+        const cpuScope = variables.locator('.monaco-list-row', { hasText: /^\s*Registers\s*$/ }).first();
+        await cpuScope.waitFor({ timeout: 10_000 });
+        if ((await cpuScope.getAttribute('aria-expanded')) === 'true') await cpuScope.click();
+        // Expand scopes and rows until NUM_TIM_CAP shows (the adapter decides how deep the register sits).
+        for (let round = 0; round < 4; round++) {
+          if (await variables.locator('.monaco-list-row', { hasText: 'NUM_TIM_CAP' }).count()) break;
+          const candidates = variables.locator('.monaco-list-row', { hasText: /hpet|GCAP_ID|Devices|Device/i });
+          const n = await candidates.count();
+          for (let i = 0; i < n; i++) {
+            const row = candidates.nth(i);
+            if ((await row.getAttribute('aria-expanded')) === 'false') await row.click();
+          }
+          await page.waitForTimeout(700);
+        }
+        await variables.locator('.monaco-list-row', { hasText: 'NUM_TIM_CAP' }).first().waitFor({ timeout: 10_000 });
+        await shot(page, '04-stopped-on-gcap-id');
+
+        // 5. Edit and save the hook file: the seed hook takes one comparator away.
+        await openFile(page, 'hooks.mmh');
+        const editor = page.locator('.monaco-editor .view-lines').first();
+        await editor.click();
+        await page.keyboard.press('Control+A');
+        await page.keyboard.insertText(SEED_HOOK);
+        await page.keyboard.press('Control+S');
+        await page.waitForFunction(() => !document.querySelector('.tabs-container .tab.dirty'), undefined, {
+          timeout: 10_000,
+        });
+        assert.equal(
+          readFileSync(join(workspace, 'hooks.mmh'), 'utf8').replace(/\s+/g, ' '),
+          SEED_HOOK.replace(/\s+/g, ' '),
+        );
+        await expandPane(page, 'Hooks', true);
+        const hooks = pane(page, 'Hooks');
+        await hooks.locator('.monaco-list-row', { hasText: 'GCAP_ID' }).first().waitFor({ timeout: 15_000 });
+        await shot(page, '05-hook-saved');
+
+        // 6. Remove the watchpoint, continue: the guest prints one comparator fewer.
+        await runCommand(page, 'Debug: Remove All Breakpoints');
+        await runCommand(page, 'Debug: Continue');
+        await runCommand(page, 'Debug Console: Focus on Debug Console View');
+        const deadline = Date.now() + 60_000;
+        let text = '';
+        while (!text.includes('hpet0: 3 comparators') && Date.now() < deadline) {
+          await page.waitForTimeout(500);
+          text = await debugConsoleText(page);
+        }
+        await shot(page, '06-debug-console');
+        assert.match(text, /hpet0: 3 comparators/);
+
+        // 7. The MMIO trace of the run.
+        await runCommand(page, 'mmiodbg: Show MMIO Trace');
+        await page.waitForTimeout(2_000);
+        await shot(page, '07-mmio-trace');
+      } catch (e) {
+        if (current) await shot(current, '99-failure').catch(() => undefined);
+        writeFileSync(join(SHOTS, 'code-server.log'), server.log.join(''));
+        cpSync(join(runDir, 'user-data', 'logs'), join(SHOTS, 'logs'), { recursive: true });
+        throw e;
+      } finally {
+        await server.close();
+        rmSync(runDir, { recursive: true, force: true });
+      }
+    },
+  );
+});
