@@ -86,6 +86,67 @@ void describe('debug registers', () => {
   });
 });
 
+void describe('debug traps', () => {
+  void it('a DR2 write breakpoint traps after the store, with EIP at the next instruction and DR6.B2', () => {
+    const g = guest(`
+      mov eax, watched
+      mov dr2, eax
+      mov eax, (1 << 4) | (0b01 << 24) | (0b11 << 26)   ; L2, R/W2 = write, LEN2 = 4 bytes
+      mov dr7, eax
+      mov ebx, [watched]      ; a read does not trigger a write breakpoint
+      mov dword [watched], 7
+      after: nop
+      hlt
+      align 4
+      watched: dd 0`);
+    const t = g.runToTrap();
+    assert.equal(t.vector, 1);
+    assert.equal(t.eip, g.sym('after'), 'trap: the store completed');
+    assert.equal(g.cpu.phys.debugRead(g.sym('watched'), 1)[0], 7);
+    assert.equal(g.cpu.dr[6] & 0xf, 4, 'DR6.B2');
+  });
+
+  void it('a DR0 read/write breakpoint traps on a read that overlaps its range', () => {
+    const g = guest(`
+      mov eax, watched + 2
+      mov dr0, eax
+      mov eax, 1 | (0b11 << 16) | (0b01 << 18)   ; L0, R/W0 = read/write, LEN0 = 2 bytes
+      mov dr7, eax
+      mov ecx, [watched]      ; bytes 0-3 overlap bytes 2-3
+      after: hlt
+      align 4
+      watched: dd 0x12345678`);
+    const t = g.runToTrap();
+    assert.equal(t.vector, 1);
+    assert.equal(t.eip, g.sym('after'));
+    assert.equal(g.ecx >>> 0, 0x12345678);
+    assert.equal(g.cpu.dr[6] & 0xf, 1);
+  });
+
+  void it('EFLAGS.TF traps after each instruction with DR6.BS until the handler clears it', () => {
+    const g = guest(`
+      pushfd
+      or dword [esp], 0x100
+      popfd                   ; TF takes effect after the next instruction
+      inc ebx
+      inc ebx
+      inc ebx
+      hlt
+      db_handler:
+      inc ecx
+      cmp ecx, 2
+      jne .keep
+      and dword [esp + 8], ~0x100
+      .keep:
+      iret`);
+    g.gate(1, g.sym('db_handler'));
+    g.runToHlt();
+    assert.equal(g.ecx, 2, 'two single-step traps, then TF cleared');
+    assert.equal(g.ebx, 3);
+    assert.equal(g.cpu.dr[6] & 0x4000, 0x4000, 'DR6.BS');
+  });
+});
+
 void describe('x87, CPUID, TSC, MSRs', () => {
   void it('runs FLD/FADD/FMUL/FSTP and FILD/FISTP from guest code', () => {
     const g = guest(`

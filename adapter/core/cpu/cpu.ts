@@ -144,6 +144,10 @@ export class Cpu implements CpuCore {
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
+    this.hardwareBreakpoints = [];
+    this.dataBreakpoints = [];
+    this.pendingDebugTrap = 0;
+    this.mmu.slowLinearPages.clear();
     this.cpl = 0;
     this.halted = false;
     this.interruptShadow = false;
@@ -264,6 +268,7 @@ export class Cpu implements CpuCore {
   /** The slow read path: TLB miss, MMIO, page-crossing. Page faults are raised before any device is touched. */
   readSlow(linear: number, size: number, user: boolean): number {
     linear >>>= 0;
+    if (this.dataBreakpoints.length > 0) this.matchDataBreakpoints(linear, size, false);
     const offset = linear & 0xfff;
     if (offset + size > 0x1000) {
       const firstLength = 0x1000 - offset;
@@ -281,6 +286,7 @@ export class Cpu implements CpuCore {
 
   writeSlow(linear: number, size: number, value: number, user: boolean): void {
     linear >>>= 0;
+    if (this.dataBreakpoints.length > 0) this.matchDataBreakpoints(linear, size, true);
     const offset = linear & 0xfff;
     if (offset + size > 0x1000) {
       const firstLength = 0x1000 - offset;
@@ -368,8 +374,27 @@ export class Cpu implements CpuCore {
   /** Linear addresses of enabled DR0-DR3 instruction breakpoints. */
   hardwareBreakpoints: number[] = [];
 
+  /** Enabled DR0-DR3 data breakpoints (R/W = 01 write, 11 read/write): linear ranges [start, end). */
+  dataBreakpoints: { index: number; start: number; end: number; writeOnly: boolean }[] = [];
+  /** DR6 bits of debug traps raised by the current instruction, delivered once it completes. */
+  pendingDebugTrap = 0;
+
   updateBreakpoints(): void {
     this.hardwareBreakpoints = this.hardwareInstructionBreakpoints();
+    this.dataBreakpoints = [];
+    this.mmu.slowLinearPages.clear();
+    const dr7 = this.dr[7];
+    for (let i = 0; i < 4; i++) {
+      const rw = (dr7 >>> (16 + i * 4)) & 3;
+      if (!((dr7 >> (i * 2)) & 3) || (rw !== 1 && rw !== 3)) continue;
+      // LEN 00/01/11 = 1/2/4 bytes; the address is aligned down to the length (SDM 17.2.5).
+      const len = [1, 2, 8, 4][(dr7 >>> (18 + i * 4)) & 3]!;
+      const start = (this.dr[i] & ~(len - 1)) >>> 0;
+      this.dataBreakpoints.push({ index: i, start, end: start + len, writeOnly: rw === 1 });
+      this.mmu.slowLinearPages.add(start >>> 12);
+      this.mmu.slowLinearPages.add((start + len - 1) >>> 12);
+    }
+    this.mmu.flushAll();
     const all = new Set<number>(this.debuggerBreakpoints);
     for (const a of this.hardwareBreakpoints) all.add(a);
     this.translator.setBreakpoints(all);
@@ -401,6 +426,30 @@ export class Cpu implements CpuCore {
     this.dr[6] = (this.dr[6] & ~0xf) | hits;
     this.deliverException(new GuestFault(Vec.DB));
     return true;
+  }
+
+  /** A data access overlapping a DR0-DR3 range arms a #DB trap for after the instruction (SDM 17.3.1.2). */
+  private matchDataBreakpoints(linear: number, size: number, write: boolean): void {
+    for (const b of this.dataBreakpoints) {
+      if ((b.writeOnly && !write) || linear >= b.end || linear + size <= b.start) continue;
+      this.pendingDebugTrap |= 1 << b.index;
+      this.blockExit = true;
+    }
+  }
+
+  /** Delivers the #DB trap armed by data breakpoints or single-stepping, with EIP at the next instruction. */
+  private deliverDebugTrap(): void {
+    const bits = this.pendingDebugTrap;
+    this.pendingDebugTrap = 0;
+    this.dr[6] = (this.dr[6] & ~0x400f) | bits;
+    this.deliverException(new GuestFault(Vec.DB));
+  }
+
+  /** Runs one instruction with EFLAGS.TF set: a single-step #DB trap follows it (DR6.BS, SDM 17.3.1.4). */
+  private singleStepTrap(): void {
+    const before = this.icount;
+    this.translator.executeOne();
+    if (this.icount !== before) this.pendingDebugTrap |= 0x4000;
   }
 
   /** DR0-DR3 entries enabled in DR7 with R/W = 00 (instruction execution). */
@@ -536,12 +585,16 @@ export class Cpu implements CpuCore {
         }
         if (this.hardwareBreakpoints.length > 0 && this.checkHardwareBreakpoint()) continue;
         first = false;
-        if (this.interruptShadow) {
+        if (this.eflags & Flag.TF) {
+          this.interruptShadow = false;
+          this.singleStepTrap();
+        } else if (this.interruptShadow) {
           // STI / MOV SS / POP SS inhibit interrupts for exactly one instruction: run it alone, so that a pending
           // interrupt is taken right after it rather than after a whole block.
           this.interruptShadow = false;
           this.translator.executeOne();
         } else this.translator.execute();
+        if (this.pendingDebugTrap) this.deliverDebugTrap();
         if (this.exitRequested) return RunExit.Stopped;
       }
       return RunExit.Budget;
@@ -561,7 +614,9 @@ export class Cpu implements CpuCore {
       if (this.checkInterrupts()) return RunExit.Budget;
       if (this.hardwareBreakpoints.length > 0 && this.checkHardwareBreakpoint()) return RunExit.Budget;
       this.interruptShadow = false;
-      this.translator.executeOne();
+      if (this.eflags & Flag.TF) this.singleStepTrap();
+      else this.translator.executeOne();
+      if (this.pendingDebugTrap) this.deliverDebugTrap();
       return this.exitRequested ? RunExit.Stopped : RunExit.Budget;
     } catch (e) {
       return this.handleHostException(e);
