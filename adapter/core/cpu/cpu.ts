@@ -388,7 +388,7 @@ export class Cpu implements CpuCore {
       const rw = (dr7 >>> (16 + i * 4)) & 3;
       if (!((dr7 >> (i * 2)) & 3) || (rw !== 1 && rw !== 3)) continue;
       // LEN 00/01/11 = 1/2/4 bytes; the address is aligned down to the length (SDM 17.2.5).
-      const len = [1, 2, 8, 4][(dr7 >>> (18 + i * 4)) & 3]!;
+      const len = [1, 2, 8, 4][(dr7 >>> (18 + i * 4)) & 3];
       const start = (this.dr[i] & ~(len - 1)) >>> 0;
       this.dataBreakpoints.push({ index: i, start, end: start + len, writeOnly: rw === 1 });
       this.mmu.slowLinearPages.add(start >>> 12);
