@@ -20,6 +20,7 @@ run(process.execPath, [
   '--no-dependencies',
   '--skip-license',
   '--allow-missing-repository',
+  '--no-rewrite-relative-links',
   '--out',
   out,
 ]);

@@ -193,7 +193,13 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible', timeout: 10_000 });
     await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    // The row whose label is exactly the title (a keybinding may follow it), not one that merely contains it.
+    const escaped = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const row = page
+      .locator('.quick-input-list .monaco-list-row', {
+        has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escaped}\\s*$`) }),
+      })
+      .first();
     try {
       await row.waitFor({ state: 'visible', timeout: 3_000 });
       await row.click();

@@ -174,10 +174,10 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         await editor.click();
         await page.keyboard.press('Control+A');
         await page.keyboard.insertText(SEED_HOOK);
-        await page.keyboard.press('Control+S');
-        await page.waitForFunction(() => !document.querySelector('.tabs-container .tab.dirty'), undefined, {
-          timeout: 10_000,
-        });
+        await runCommand(page, 'File: Save');
+        const saved = join(workspace, 'hooks.mmh');
+        for (let i = 0; i < 40 && !readFileSync(saved, 'utf8').includes('NUM_TIM_CAP'); i++)
+          await page.waitForTimeout(250);
         assert.equal(
           readFileSync(join(workspace, 'hooks.mmh'), 'utf8').replace(/\s+/g, ' '),
           SEED_HOOK.replace(/\s+/g, ' '),
@@ -187,8 +187,10 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         await hooks.locator('.monaco-list-row', { hasText: 'GCAP_ID' }).first().waitFor({ timeout: 15_000 });
         await shot(page, '05-hook-saved');
 
-        // 6. Remove the watchpoint, continue: the guest prints one comparator fewer.
-        await runCommand(page, 'Debug: Remove All Breakpoints');
+        // 6. The watchpoint stopped the guest after its only GCAP_ID read, so the new hook acts from the next read
+        //    on: restart the guest and continue past the stops (entry, watchpoint) until it prints its capabilities.
+        await runCommand(page, 'Debug: Restart');
+        await page.waitForTimeout(2_000);
         await runCommand(page, 'Debug: Continue');
         await runCommand(page, 'Debug Console: Focus on Debug Console View');
         const deadline = Date.now() + 60_000;
@@ -196,6 +198,10 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         while (!text.includes('hpet0: 3 comparators') && Date.now() < deadline) {
           await page.waitForTimeout(500);
           text = await debugConsoleText(page);
+          const paused = await pane(page, 'Call Stack')
+            .locator('.pane-header', { hasText: /Paused on entry|read hpet\.GCAP_ID/ })
+            .count();
+          if (paused && !text.includes('hpet0: 3 comparators')) await runCommand(page, 'Debug: Continue');
         }
         await shot(page, '06-debug-console');
         assert.match(text, /hpet0: 3 comparators/);
