@@ -133,6 +133,8 @@ export class Emulator {
       },
     });
     this.hooks.attach(machine.phys, machine.ports);
+    this.hooks.onRangesChanged(() => this.syncInterceptedRam());
+    this.syncInterceptedRam();
     const capacity = config.traceCapacity ?? 100_000;
     this.trace = capacity > 0 ? this.hooks.startTrace({ capacity }) : undefined;
     cpu.onException = (vector, errorCode) => {
@@ -140,6 +142,23 @@ export class Emulator {
       this.exceptionStop = { vector, errorCode };
       return true;
     };
+  }
+
+  /**
+   * Sends accesses to RAM pages that hooks or watchpoints cover through the hook engine: those pages leave the
+   * TLB's fast path; every other page keeps it.
+   */
+  private syncInterceptedRam(): void {
+    const machine = this.machine;
+    const pages = machine.phys.interceptedRamPages;
+    pages.fill(0);
+    for (const range of this.hooks.hookedRanges()) {
+      if (range.space !== 'mmio' || range.length <= 0) continue;
+      const last = Math.min(range.start + range.length - 1, machine.phys.ramSize - 1);
+      for (let page = range.start >>> 12; page <= last >>> 12; page++) pages[page] = 1;
+    }
+    machine.cpu.mmu.flushAll();
+    machine.cpu.translator.flushSuccessors();
   }
 
   /** Reads the image (and initrd, hook files) from disk and builds the machine; every problem is an EmulatorConfigError. */

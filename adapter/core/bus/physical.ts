@@ -62,6 +62,13 @@ export class PhysicalAddressSpace {
   readonly pageKind = new Uint8Array(1 << (32 - PAGE_SHIFT));
   readonly counters = newCounters();
   interceptor: AccessInterceptor | undefined;
+  /**
+   * RAM pages whose accesses go through the interceptor (pages with hooked or watched ranges). The CPU's TLB
+   * never caches these pages, so every access to them reaches `read`/`write` here.
+   */
+  readonly interceptedRamPages = new Uint8Array(1 << (32 - PAGE_SHIFT));
+  /** RAM seen as a region, for intercepted RAM accesses (hooks split accesses through its handler). */
+  readonly ramRegion: Region;
   /** Called when RAM changes outside the CPU's own store path (devices, loaders, the debugger). */
   ramWriteListener: ((address: number, length: number) => void) | undefined;
   private readonly regions = new RegionMap();
@@ -75,6 +82,24 @@ export class PhysicalAddressSpace {
     this.ramView = new DataView(this.ram.buffer);
     this.pageKind.fill(PageKind.Unmapped);
     this.pageKind.fill(PageKind.Ram, 0, ramBytes >>> PAGE_SHIFT);
+    this.ramRegion = {
+      start: 0,
+      length: ramBytes,
+      device: 'ram',
+      name: 'ram',
+      rules: { valid: { min: 1, max: 8, unaligned: true }, impl: { min: 1, max: 8 } },
+      handler: {
+        read: (offset, size) => this.readRam(offset, size) as number,
+        write: (offset, size, value) => this.writeRam(offset, size, value),
+        read64: (offset) => this.readRam(offset, 8) as bigint,
+        write64: (offset, value) => this.writeRam(offset, 8, value),
+        peek: (offset, size) => this.readRam(offset, size) as number,
+      },
+    };
+  }
+
+  private intercepts(address: number): boolean {
+    return this.interceptor !== undefined && this.interceptedRamPages[address >>> PAGE_SHIFT] !== 0;
   }
 
   /** Registers an MMIO region; regions may not overlap each other. RAM under them is hidden. */
@@ -109,7 +134,7 @@ export class PhysicalAddressSpace {
     address >>>= 0;
     const kind = this.pageKind[address >>> PAGE_SHIFT];
     if (kind === PageKind.Ram && (address + size - 1) >>> PAGE_SHIFT === address >>> PAGE_SHIFT) {
-      return this.readRam(address, size);
+      return this.intercepts(address) ? this.readRegion(this.ramRegion, address, size) : this.readRam(address, size);
     }
     const region = this.regions.find(address);
     if (region && address + size <= region.start + region.length) return this.readRegion(region, address, size);
@@ -120,7 +145,8 @@ export class PhysicalAddressSpace {
     address >>>= 0;
     const kind = this.pageKind[address >>> PAGE_SHIFT];
     if (kind === PageKind.Ram && (address + size - 1) >>> PAGE_SHIFT === address >>> PAGE_SHIFT) {
-      this.writeRam(address, size, value);
+      if (this.intercepts(address)) this.writeRegion(this.ramRegion, address, size, value);
+      else this.writeRam(address, size, value);
       return;
     }
     const region = this.regions.find(address);
@@ -139,7 +165,9 @@ export class PhysicalAddressSpace {
 
   private readByte(address: number): number {
     const kind = this.pageKind[address >>> PAGE_SHIFT];
-    if (kind === PageKind.Ram) return this.ram[address];
+    if (kind === PageKind.Ram) {
+      return this.intercepts(address) ? (this.readRegion(this.ramRegion, address, 1) as number) : this.ram[address];
+    }
     const region = this.regions.find(address);
     if (region) return this.readRegion(region, address, 1) as number;
     this.counters.unmappedReads++;
@@ -153,8 +181,11 @@ export class PhysicalAddressSpace {
       const byte = Number(v & 0xffn);
       const kind = this.pageKind[a >>> PAGE_SHIFT];
       if (kind === PageKind.Ram) {
-        this.ram[a] = byte;
-        this.ramWriteListener?.(a, 1);
+        if (this.intercepts(a)) this.writeRegion(this.ramRegion, a, 1, byte);
+        else {
+          this.ram[a] = byte;
+          this.ramWriteListener?.(a, 1);
+        }
         continue;
       }
       const region = this.regions.find(a);

@@ -34,8 +34,8 @@ export class Mmu {
   private readonly filled: number[][] = [[], [], [], []];
   /** Physical pages that hold translated code: writes to them take the slow path. */
   readonly codePages = new Uint8Array(PAGES);
-  /** Physical pages that must never be cached (hooked or watched RAM). */
-  readonly slowPages = new Uint8Array(PAGES);
+  /** Physical pages that must never be cached (hooked or watched RAM); shared with the physical address space. */
+  readonly slowPages: Uint8Array;
   /** Virtual pages that must never be cached (hardware data breakpoints, debugger linear watchpoints). */
   readonly slowLinearPages = new Set<number>();
   /** Bumped on every flush; translated-code successor caches are valid for one generation. */
@@ -46,7 +46,9 @@ export class Mmu {
   constructor(
     readonly phys: PhysicalAddressSpace,
     private readonly regs: PagingRegisters,
-  ) {}
+  ) {
+    this.slowPages = phys.interceptedRamPages;
+  }
 
   flushAll(): void {
     for (let k = 0; k < 4; k++) this.flushTable(k);
