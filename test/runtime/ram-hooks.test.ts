@@ -53,7 +53,7 @@ function setup(hook?: string): Emulator {
   const hooks: string[] = [];
   if (hook) {
     hooks.push(join(dir, 'ram.mmh'));
-    writeFileSync(hooks[0]!, hook);
+    writeFileSync(hooks[0], hook);
   }
   const { emulator, hookResults } = Emulator.create({ program, format: 'bin', loadAddress: 0x200000, hooks });
   for (const r of hookResults.values()) assert.ok(r.ok, JSON.stringify(r.diagnostics));
