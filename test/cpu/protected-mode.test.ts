@@ -495,3 +495,42 @@ void describe('protected mode: privilege levels', () => {
     assert.equal(g.esp, 0x9000 - 2);
   });
 });
+
+void describe('protected mode: alignment check', () => {
+  void it('#AC(0) on a misaligned access at CPL 3 with CR0.AM and EFLAGS.AC; aligned accesses and CPL 0 are fine', () => {
+    const g = guest(`
+      mov eax, cr0
+      or eax, 1 << 18         ; CR0.AM
+      mov eax, eax
+      mov cr0, eax
+      mov ebx, [data + 1]     ; CPL 0: no alignment checking
+      ${toRing3('user', 0x40002)}
+      user:
+      mov ecx, [data]         ; aligned: fine
+      fault: mov edx, [data + 1]
+      hlt
+      align 4
+      data: dd 0x11223344, 0x55667788`);
+    const t = g.runToTrap();
+    assert.deepEqual([t.vector, t.errorCode, t.eip], [17, 0, g.sym('fault')]);
+    assert.equal(g.ecx >>> 0, 0x11223344);
+    assert.equal(g.ebx >>> 0, 0x88112233);
+  });
+
+  void it('no #AC when EFLAGS.AC is clear', () => {
+    const g = guest(`
+      mov eax, cr0
+      or eax, 1 << 18
+      mov cr0, eax
+      ${toRing3('user', 0x2)}
+      user:
+      mov edx, [data + 1]
+      hlt
+      align 4
+      data: dd 0x11223344, 0x55667788`);
+    const t = g.runToTrap();
+    // HLT at CPL 3 is #GP(0): the misaligned load before it completed.
+    assert.equal(t.vector, 13);
+    assert.equal(g.edx >>> 0, 0x88112233);
+  });
+});

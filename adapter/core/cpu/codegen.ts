@@ -24,6 +24,8 @@ export interface BlockMode {
   cpl: number;
   /** Bit i set: segment i is flat (base 0, 4 GiB, read/write): no segmentation code is emitted for it. */
   flatMask: number;
+  /** CR0.AM, EFLAGS.AC and CPL 3: misaligned data accesses raise #AC(0). */
+  alignmentCheck: boolean;
 }
 
 export interface CompiledBlock {
@@ -213,8 +215,13 @@ export class BlockCodegen {
     return this.user ? 'TWU' : 'TWS';
   }
 
+  private alignmentCheck(size: Size): void {
+    if (this.mode.alignmentCheck && size > 1) this.emit(`if (la & ${size - 1}) h.raise(17, 0);`);
+  }
+
   /** Emits a load of `size` bytes from linear address `la` into `target`. */
   private load(target: string, size: Size): void {
+    this.alignmentCheck(size);
     const t = this.tlbRead();
     const eip = this.eips[this.k];
     if (size === 1) {
@@ -229,6 +236,7 @@ export class BlockCodegen {
 
   /** Emits a store of `value` (an already evaluated local) of `size` bytes to linear address `la`. */
   private store(value: string, size: Size): void {
+    this.alignmentCheck(size);
     const t = this.tlbWrite();
     const eip = this.eips[this.k];
     if (size === 1) {
@@ -245,6 +253,7 @@ export class BlockCodegen {
 
   /** Read for a read-modify-write: checks write access first; `p` keeps the RAM offset (or -1 for the slow path). */
   private loadForWrite(target: string, size: Size): void {
+    this.alignmentCheck(size);
     const t = this.tlbWrite();
     const eip = this.eips[this.k];
     const get = size === 1 ? 'getUint8' : size === 2 ? 'getUint16' : 'getInt32';

@@ -26,6 +26,9 @@ import {
 import { checkIoPermission, deliverInterrupt } from './system';
 import { Translator } from './translator';
 
+/** Translation-mode bit: alignment checking is active, so translated code checks data alignment. */
+export const ALIGNMENT_CHECK_MODE = 1 << 12;
+
 export type InterruptKind = 'exception' | 'hardware' | 'software' | 'int3' | 'into' | 'icebp';
 
 /** Why `run` returned. */
@@ -184,7 +187,7 @@ export class Cpu implements CpuCore {
     if ((current ^ next) & Flag.VM) {
       this.cpl = next & Flag.VM ? 3 : this.cpl;
       this.segmentChanged();
-    }
+    } else if ((current ^ next) & Flag.AC) this.segmentChanged();
   }
 
   /** Sets only the status flags (a helper computed them eagerly). */
@@ -212,6 +215,8 @@ export class Cpu implements CpuCore {
     if (this.protectedMode) key |= 4;
     key |= this.cpl << 3;
     if (this.vm86) key |= 32;
+    // Alignment checking: CR0.AM, EFLAGS.AC and CPL 3 (SDM 6.15, #AC).
+    if (this.cr0 & Cr0.AM && this.eflags & Flag.AC && this.cpl === 3) key |= ALIGNMENT_CHECK_MODE;
     if (this.protectedMode && !this.vm86) {
       for (let i = 0; i < 6; i++) {
         const c = s[i];
@@ -227,6 +232,7 @@ export class Cpu implements CpuCore {
 
   readLinear(linear: number, size: 1 | 2 | 4, user: boolean): number {
     linear |= 0;
+    if (this.mode & ALIGNMENT_CHECK_MODE && user && linear & (size - 1)) throw new GuestFault(Vec.AC, 0);
     const entry = this.mmu.tlbs[user ? 2 : 0][linear >>> 12];
     if ((entry & TLB_INVALID) === 0 && (linear & 0xfff) <= 0x1000 - size) {
       const p = (entry ^ linear) >>> 0;
@@ -238,6 +244,7 @@ export class Cpu implements CpuCore {
 
   writeLinear(linear: number, size: 1 | 2 | 4, value: number, user: boolean): void {
     linear |= 0;
+    if (this.mode & ALIGNMENT_CHECK_MODE && user && linear & (size - 1)) throw new GuestFault(Vec.AC, 0);
     const entry = this.mmu.tlbs[user ? 3 : 1][linear >>> 12];
     if ((entry & TLB_INVALID) === 0 && (linear & 0xfff) <= 0x1000 - size) {
       const p = (entry ^ linear) >>> 0;

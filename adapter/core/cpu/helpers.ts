@@ -183,8 +183,8 @@ export class BlockHelpers {
     cpu.eip = nextEip;
   }
 
-  raise(vector: number): never {
-    throw new GuestFault(vector);
+  raise(vector: number, errorCode?: number): never {
+    throw new GuestFault(vector, errorCode);
   }
 
   /** Called by a block's fault handler with the state rolled back to the faulting instruction. */

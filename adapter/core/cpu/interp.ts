@@ -666,7 +666,7 @@ export function writeCr0(cpu: Cpu, value: number): void {
   if (changed & Cr0.PE) {
     if (!(value & Cr0.PE)) cpu.cpl = 0;
     cpu.segmentChanged();
-  }
+  } else if (changed & Cr0.AM) cpu.segmentChanged();
 }
 
 function movSpecial(cpu: Cpu, d: Decoded, ea: number): void {

@@ -8,6 +8,7 @@ import { PageKind } from '../bus/physical';
 import { BlockCodegen, endsBlock } from './codegen';
 import type { BlockMode } from './codegen';
 import type { Cpu } from './cpu';
+import { ALIGNMENT_CHECK_MODE } from './cpu';
 import type { Decoded } from './decoded';
 import { describe } from './decoded';
 import { BlockHelpers } from './helpers';
@@ -215,6 +216,7 @@ export class Translator {
       cpl: (m >> 3) & 3,
       vm86: (m & 32) !== 0,
       flatMask: (m >> 6) & 63,
+      alignmentCheck: (m & ALIGNMENT_CHECK_MODE) !== 0,
     };
   }
 
