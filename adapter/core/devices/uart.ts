@@ -483,9 +483,12 @@ export class Uart implements InspectableDevice {
 
   private pushReceived(byte: number): void {
     if (this.rxFifo.length >= this.rxCapacity) {
-      // Overrun: the new character is lost, the FIFO keeps what it has.
+      // Overrun (16550A datasheet, LSR bit 1): without FIFOs the new character replaces the unread one in RBR
+      // ("thereby destroying the previous character"); with FIFOs the character in the shift register is
+      // overwritten and the full FIFO keeps what it has. LSR bit 7 counts only parity, framing and break
+      // errors in the FIFO, not overruns.
       this.lsr |= LSR_OE;
-      if (this.fifoEnabled) this.lsr |= LSR_FIFO_ERROR;
+      if (!this.fifoEnabled) this.rxFifo[0] = byte;
       return;
     }
     this.rxFifo.push(byte);
