@@ -21,6 +21,11 @@ export interface AccessContext {
   cpl(): number;
   /** Virtual time in nanoseconds. */
   now(): number;
+  /**
+   * Whether the access in progress can still be rolled back (the CPU is inside an instruction it can restart):
+   * then watchpoints stop before the access; otherwise after it. Without this method, stops come after.
+   */
+  canStopBeforeAccess?(): boolean;
 }
 
 /** One run of a hook for one part of an access. Values are in the hook's register coordinates. */

@@ -1,4 +1,5 @@
 import type { AccessInterceptor, DeviceAccess, PhysicalAddressSpace } from '../core/bus/physical';
+import { StopBeforeAccess } from '../core/bus/physical';
 import type { PortSpace } from '../core/bus/ports';
 import { readAdjusted, writeAdjusted } from '../core/bus/regions';
 import type { AccessSize, Region, RegionHandler, SmallAccessSize } from '../core/bus/types';
@@ -69,6 +70,11 @@ export interface StopInfo {
   readonly eip: number;
   /** `read hpet.GCAP_ID, 4 bytes = 0x80868301 at eip 0x00100a3c` */
   readonly description: string;
+  /**
+   * True when the guest stopped on the accessing instruction before the access (the value of a read is the
+   * device's current value, read without side effects); false when the access completed first.
+   */
+  readonly beforeAccess?: boolean;
 }
 
 export interface LoadResult {
@@ -122,6 +128,9 @@ class AccessRecord {
   hooks: { name: string; decision: HookDecision | 'fault' }[] | undefined;
   logs: string[] | undefined;
   breaks: { hook: ActiveHook; reason: string }[] | undefined;
+
+  /** Watchpoints are checked after the access (it could not be stopped before). */
+  watchAfter = false;
 
   /** Values and decisions are only gathered when the trace or a watchpoint will look at them. */
   constructor(
@@ -201,6 +210,7 @@ const NO_CONTEXT: AccessContext = { eip: () => 0, cpl: () => 0, now: () => 0 };
  * MMIO trace. Install it as the interceptor of the physical address space and the port space with `attach`.
  */
 export class HookEngine implements AccessInterceptor {
+  private watchpointsSuppressed = false;
   readonly context: AccessContext;
   readonly stepBudget: number;
   private readonly machineDevices: readonly DeviceDescription[];
@@ -499,7 +509,9 @@ export class HookEngine implements AccessInterceptor {
   read(access: DeviceAccess, perform: () => number | bigint): number | bigint {
     const hooks = this.collect(this.index[access.space].read, access.address, access.size);
     if (!hooks && this.activeWatchpoints.length === 0 && !this.traceBuffer) return perform();
+    const watchAfter = this.activeWatchpoints.length > 0 && !this.stopBeforeAccess(access);
     const record = new AccessRecord(access, this.activeWatchpoints.length > 0 || this.traceBuffer !== undefined);
+    record.watchAfter = watchAfter;
     let result: bigint;
     if (!hooks) {
       result = BigInt(perform());
@@ -522,7 +534,9 @@ export class HookEngine implements AccessInterceptor {
       perform(access.value);
       return;
     }
+    const watchAfter = this.activeWatchpoints.length > 0 && !this.stopBeforeAccess(access);
     const record = new AccessRecord(access, this.activeWatchpoints.length > 0 || this.traceBuffer !== undefined);
+    record.watchAfter = watchAfter;
     const guest = BigInt.asUintN(access.size * 8, BigInt(access.value));
     if (!hooks) {
       perform(access.value);
@@ -663,7 +677,7 @@ export class HookEngine implements AccessInterceptor {
   /** Watchpoints, hook breaks and the trace record, once the access is complete. */
   private finish(access: DeviceAccess, guestOrResult: bigint, record: AccessRecord): void {
     const value = access.isWrite ? (record.deviceTouched ? record.deviceValue : guestOrResult) : guestOrResult;
-    const watchHits = this.activeWatchpoints.length === 0 ? undefined : this.checkWatchpoints(access, value);
+    const watchHits = record.watchAfter ? this.checkWatchpoints(access, value) : undefined;
     const trace = this.traceBuffer;
     if (!watchHits && !record.breaks && !trace) return;
     const located = this.directory.locate(access.space, access.address);
@@ -735,9 +749,68 @@ export class HookEngine implements AccessInterceptor {
     }
   }
 
+  /**
+   * Checks watchpoints before the access is performed. When one matches and the CPU can restart the instruction,
+   * reports the stop and throws StopBeforeAccess: the access never happens, and the guest stops on the
+   * accessing instruction. Returns false when the check must happen after the access instead.
+   */
+  private stopBeforeAccess(access: DeviceAccess): boolean {
+    if (this.watchpointsSuppressed) return true;
+    if (!(this.context.canStopBeforeAccess?.() ?? false)) return false;
+    const value = access.isWrite ? BigInt.asUintN(access.size * 8, BigInt(access.value)) : this.peek(access);
+    const hits = this.checkWatchpoints(access, value ?? 0n);
+    if (!hits) return true;
+    const onStop = this.options.onStop;
+    if (onStop) {
+      const located = this.directory.locate(access.space, access.address);
+      const deviceName = located.device?.name ?? access.region.device;
+      const eip = this.context.eip() >>> 0;
+      const description = this.describeAccess(
+        access,
+        value,
+        located.register ? located.registerAddress : undefined,
+        located.register?.name,
+        deviceName,
+        eip,
+      );
+      for (const w of hits) {
+        onStop({
+          space: access.space,
+          address: access.address,
+          size: access.size,
+          value: value ?? 0n,
+          isWrite: access.isWrite,
+          device: deviceName,
+          register: located.register?.name,
+          eip,
+          reason: 'watchpoint',
+          watchpointId: w.id,
+          hookId: undefined,
+          message: undefined,
+          description,
+          beforeAccess: true,
+        });
+      }
+    }
+    throw new StopBeforeAccess();
+  }
+
+  /** What a read would return, from the device's side-effect-free view; undefined when it has none. */
+  private peek(access: DeviceAccess): bigint | undefined {
+    const handler = access.region.handler;
+    if (!handler.peek) return undefined;
+    if (access.size !== 8) return BigInt(handler.peek(access.offset, access.size) >>> 0);
+    return (BigInt(handler.peek(access.offset + 4, 4) >>> 0) << 32n) | BigInt(handler.peek(access.offset, 4) >>> 0);
+  }
+
+  /** While set, watchpoints neither stop nor count (the debugger re-runs the instruction it stopped on). */
+  suppressWatchpoints(suppressed: boolean): void {
+    this.watchpointsSuppressed = suppressed;
+  }
+
   private describeAccess(
     access: DeviceAccess,
-    value: bigint,
+    value: bigint | undefined,
     registerAddress: number | undefined,
     registerName: string | undefined,
     deviceName: string,
@@ -751,8 +824,8 @@ export class HookEngine implements AccessInterceptor {
       where = this.directory.describeAddress(access.space, access.address);
     }
     const bytes = access.size === 1 ? '1 byte' : `${access.size} bytes`;
-    const hex = '0x' + value.toString(16).padStart(access.size * 2, '0');
-    return `${access.isWrite ? 'write' : 'read'} ${where}, ${bytes} = ${hex} at eip 0x${eip.toString(16).padStart(8, '0')}`;
+    const shown = value === undefined ? '' : ` = 0x${value.toString(16).padStart(access.size * 2, '0')}`;
+    return `${access.isWrite ? 'write' : 'read'} ${where}, ${bytes}${shown} at eip 0x${eip.toString(16).padStart(8, '0')}`;
   }
 
   private checkWatchpoints(access: DeviceAccess, value: bigint): Watchpoint[] | undefined {

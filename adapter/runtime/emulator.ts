@@ -83,6 +83,8 @@ export class Emulator {
   private readonly hookTexts = new Map<string, string>();
   private pendingStops: StopInfo[] = [];
   private exceptionStop: { vector: number; errorCode: number | undefined } | undefined;
+  /** The guest stopped on an instruction before its watched access; resuming re-runs it without stopping. */
+  private onWatchedInstruction = false;
   /** Vectors (0-31) on which the debugger stops before delivery. */
   readonly exceptionBreaks = new Set<number>();
 
@@ -123,7 +125,12 @@ export class Emulator {
     }
     this.hooks = new HookEngine({
       devices: machine.deviceDescriptions(),
-      context: { eip: () => cpu.accessEip, cpl: () => cpu.cpl, now: () => machine.clock.now() },
+      context: {
+        eip: () => cpu.accessEip,
+        cpl: () => cpu.cpl,
+        now: () => machine.clock.now(),
+        canStopBeforeAccess: () => cpu.stopBeforeAccessAllowed,
+      },
       onLog: (message, hook) => events.hookLog?.(message, hook),
       onFault: (hook, message) => events.hookFault?.(hook, message),
       onStop: (info) => {
@@ -235,6 +242,11 @@ export class Emulator {
   runSlice(instructions: number, resumingFromStop = false): SliceResult {
     const machine = this.machine;
     const cpu = machine.cpu;
+    if (resumingFromStop && this.onWatchedInstruction) {
+      const single = this.stepInstruction();
+      if (single.kind !== 'budget') return single;
+      instructions--;
+    }
     if (resumingFromStop && cpu.debuggerBreakpoints.has(cpu.linearIp)) {
       // Step over the breakpoint we are stopped on.
       const single = this.stepInstruction();
@@ -251,7 +263,16 @@ export class Emulator {
     const cpu = machine.cpu;
     machine.scheduler.runDue();
     cpu.breakpointHit = undefined;
-    const exit = cpu.step();
+    // Stopped on an instruction before its watched access: run that instruction with watchpoints quiet.
+    const rerun = this.onWatchedInstruction;
+    this.onWatchedInstruction = false;
+    if (rerun) this.hooks.suppressWatchpoints(true);
+    let exit: RunExit;
+    try {
+      exit = cpu.step();
+    } finally {
+      if (rerun) this.hooks.suppressWatchpoints(false);
+    }
     if (exit === RunExit.Shutdown) {
       machine.requestShutdown(cpu.stopReason);
       return { kind: 'shutdown', reason: cpu.stopReason };
@@ -272,12 +293,11 @@ export class Emulator {
     const stops = this.pendingStops;
     this.pendingStops = [];
     const first = stops[0];
-    if (first)
-      return {
-        kind: 'stopped',
-        cause:
-          first.watchpointId !== undefined ? { kind: 'watchpoint', info: first } : { kind: 'hook-break', info: first },
-      };
+    if (first) {
+      if (first.watchpointId === undefined) return { kind: 'stopped', cause: { kind: 'hook-break', info: first } };
+      this.onWatchedInstruction = first.beforeAccess === true;
+      return { kind: 'stopped', cause: { kind: 'watchpoint', info: first } };
+    }
     if (this.exceptionStop) {
       const { vector, errorCode } = this.exceptionStop;
       this.exceptionStop = undefined;

@@ -84,14 +84,21 @@ void describe('hooks on RAM', () => {
     assert.deepEqual([...e.machine.phys.debugRead(0x300100, 4)], [109, 0, 0, 0]);
   });
 
-  void it('a watchpoint on RAM stops after the access with its description', () => {
-    const e = setup();
+  void it('a watchpoint on RAM stops on the accessing instruction before the access, then resumes past it', () => {
+    const e = setup('on read 0x300100 len 4 {\n    value = device.read() + 1\n    handled\n}\n');
     const added = e.hooks.addWatchpoint({ target: { space: 'mmio', address: 0x300100, length: 4 }, direction: 'read' });
     assert.ok(added.ok);
     const r = e.runSlice(1_000_000);
     assert.equal(r.kind, 'stopped');
     assert.ok('cause' in r && r.cause.kind === 'watchpoint');
     assert.match(r.cause.info.description, /^read 0x300100, 4 bytes = 0x00000009 at eip 0x00200019$/);
-    assert.equal(e.machine.cpu.eip, 0x20001f, 'stopped after the accessing instruction');
+    assert.equal(e.machine.cpu.eip, 0x200019, 'stopped on the accessing instruction');
+    assert.equal(e.machine.cpu.regs[0], 5, 'the previous instruction completed, this one did not');
+    assert.equal(e.hooks.listHooks()[0].hits, 0, 'the access has not happened');
+    // Resuming runs the instruction once (the watchpoint does not stop it again) and goes on to the exit.
+    let result = e.runSlice(1_000_000, true);
+    while (result.kind === 'budget') result = e.runSlice(1_000_000);
+    assert.deepEqual(result, { kind: 'exited', code: ((5 + 9 + 1) << 1) | 1 });
+    assert.equal(e.hooks.listHooks()[0].hits, 1);
   });
 });

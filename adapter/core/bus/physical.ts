@@ -34,6 +34,13 @@ export interface AccessInterceptor {
   write(access: DeviceAccess, perform: (value: number | bigint) => void): void;
 }
 
+/**
+ * Thrown by an interceptor to stop the machine before an access is performed (a watchpoint that stops on the
+ * accessing instruction). The CPU rolls the instruction back as it does for a fault and leaves its run loop;
+ * interceptors throw it only while `stopBeforeAccessAllowed` is true.
+ */
+export class StopBeforeAccess {}
+
 export interface BusCounters {
   unmappedReads: number;
   unmappedWrites: number;

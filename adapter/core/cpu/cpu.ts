@@ -96,6 +96,8 @@ export class Cpu implements CpuCore {
   accessEip = 0;
   /** Instructions of the current block retired before the access in progress (for exact virtual time). */
   accessInsnInBlock = 0;
+  /** True while translated code runs an instruction that can be restarted (watchpoints may stop before access). */
+  stopBeforeAccessAllowed = false;
   /** Translation key bits (see modeKey()). */
   mode = 0;
 
@@ -503,6 +505,7 @@ export class Cpu implements CpuCore {
    * faults). Escalates to #DF and to a triple fault (machine stop) as the SDM requires.
    */
   deliverException(fault: GuestFault): void {
+    this.stopBeforeAccessAllowed = false;
     if (fault.vector === Vec.PF) this.cr2 = fault.address | 0;
     if (this.onException?.(fault.vector, fault.errorCode, this.eip)) {
       this.pendingException = fault;
@@ -537,6 +540,7 @@ export class Cpu implements CpuCore {
 
   /** Delivers a maskable or non-maskable external interrupt at an instruction boundary. */
   deliverExternal(vector: number): void {
+    this.stopBeforeAccessAllowed = false;
     this.halted = false;
     try {
       deliverInterrupt(this, vector, 'hardware', undefined, this.eip);

@@ -2,6 +2,7 @@
  * Functions that translated code calls (`h.*`): the memory slow path, segmentation checks, flag helpers, and the
  * entry points into the interpreter and the string-instruction engine.
  */
+import { StopBeforeAccess } from '../bus/physical';
 import type { Cpu } from './cpu';
 import type { Decoded } from './decoded';
 import { carryOf, condition, materialize, PARITY } from './flags';
@@ -190,6 +191,10 @@ export class BlockHelpers {
   /** Called by a block's fault handler with the state rolled back to the faulting instruction. */
   fault(err: unknown): void {
     if (err instanceof GuestFault) this.cpu.deliverException(err);
-    else throw err;
+    else if (err instanceof StopBeforeAccess) {
+      // A watchpoint stopped the instruction before its access: the state is that of its start.
+      this.cpu.exitRequested = true;
+      this.cpu.blockExit = true;
+    } else throw err;
   }
 }

@@ -103,7 +103,9 @@ export class Translator {
     cpu.blockExit = false;
     cpu.accessInsnInBlock = 0;
     block.executions++;
+    cpu.stopBeforeAccessAllowed = true;
     block.run();
+    cpu.stopBeforeAccessAllowed = false;
     cpu.accessInsnInBlock = 0;
     this.current = undefined;
     this.previous = block.valid ? block : undefined;
