@@ -26,7 +26,7 @@ export default tseslint.config(
       // Guest faults and machine stops are thrown as plain objects on purpose: no stack capture on the hot path.
       '@typescript-eslint/only-throw-error': [
         'error',
-        { allow: [{ from: 'file', name: ['GuestFault', 'MachineStop'] }] },
+        { allow: [{ from: 'file', name: ['GuestFault', 'MachineStop', 'StopBeforeAccess'] }] },
       ],
     },
   },
