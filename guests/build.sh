@@ -30,7 +30,7 @@ for source in guests/runtime/entry.asm guests/runtime/isr.asm guests/runtime/run
   runtime_objects+=("$object")
 done
 
-guests=(hello cpu-selftest hpet-probe bench-cpu pit-pic rtc-cmos uart)
+guests=(hello cpu-selftest hpet-probe bench-cpu pit-pic rtc-cmos uart pci apic i8042-ports)
 [ $# -ge 2 ] && guests=("${@:2}")
 for guest in "${guests[@]}"; do
   guest_objects=()

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DebugConsole, DebugExitPort, PostCodePort, SystemControlPort } from '../../adapter/core/devices/misc-ports';
+import { PcMachine } from '../../adapter/core/machine/pc';
 import { Bench } from './devices-support';
 
 void describe('miscellaneous ports', () => {
@@ -17,6 +18,28 @@ void describe('miscellaneous ports', () => {
     bench.outb(0x92, bench.inb(0x92) | 0x01);
     assert.deepEqual(events, ['a20 true', 'reset']);
     assert.equal(bench.inb(0x92), 0x02);
+  });
+
+  void it('the PC masks A20 only while both the i8042 gate and the port 0x92 gate are off', () => {
+    const machine = new PcMachine({ memoryMiB: 4 });
+    const ports = machine.ports;
+    const a20 = () => machine.cpu.mmu.a20Mask === -1;
+    const writeOutputPort = (value: number) => {
+      ports.write(0x64, 1, 0xd1);
+      ports.write(0x60, 1, value);
+    };
+    assert.equal(ports.read(0x92, 1), 0x02, 'firmware left A20 on through port 0x92');
+    assert.equal(a20(), true);
+    ports.write(0x92, 1, 0x00);
+    assert.equal(a20(), true, 'the i8042 output port still enables it');
+    writeOutputPort(0xdd);
+    assert.equal(a20(), false, 'both gates off');
+    ports.write(0x92, 1, 0x02);
+    assert.equal(a20(), true);
+    ports.write(0x92, 1, 0x00);
+    assert.equal(a20(), false);
+    writeOutputPort(0xdf);
+    assert.equal(a20(), true);
   });
 
   void it('port 0x80 records POST codes in order and reads back the last', () => {

@@ -21,11 +21,15 @@ interface Outcome {
   instructions: number;
 }
 
-function run(config: Omit<EmulatorConfig, 'program'> & { guest: string }, maxInstructions = 2_000_000_000): Outcome {
+function run(
+  config: Omit<EmulatorConfig, 'program'> & { guest: string },
+  maxInstructions = 2_000_000_000,
+  debugConsole?: (byte: number) => void,
+): Outcome {
   let serial = '';
   const { emulator, hookResults } = Emulator.create(
     { program: guestElfPath(config.guest), traceCapacity: 1_000_000, ...config },
-    { serial: (b) => (serial += String.fromCharCode(b)) },
+    { serial: (b) => (serial += String.fromCharCode(b)), ...(debugConsole ? { debugConsole } : {}) },
   );
   for (const r of hookResults.values()) assert.ok(r.ok, JSON.stringify(r.diagnostics));
   let result = 'budget';
@@ -70,6 +74,22 @@ void describe('guests on our emulator print what they print on QEMU', () => {
     const r = run({ guest: 'hpet-probe', hpet: 'qemu' });
     assert.equal(r.serial, expected('hpet-probe'));
     assert.equal(r.result, 'exited 1');
+  });
+
+  for (const guest of ['pit-pic', 'rtc-cmos', 'uart', 'pci', 'apic'] as const) {
+    void it(guest, () => {
+      const r = run({ guest });
+      assert.equal(r.serial, expected(guest));
+      assert.equal(r.result, 'exited 1');
+    });
+  }
+
+  void it('i8042-ports, and its line on the 0xE9 debug console', () => {
+    let debugConsole = '';
+    const r = run({ guest: 'i8042-ports' }, undefined, (b) => (debugConsole += String.fromCharCode(b)));
+    assert.equal(r.serial, expected('i8042-ports'));
+    assert.equal(r.result, 'exited 1');
+    assert.equal(debugConsole, 'i8042-ports: hello on the debug console\n');
   });
 
   void it(

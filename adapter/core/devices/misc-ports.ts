@@ -34,6 +34,8 @@ export const SYSCTL_DESCRIPTION: DeviceDescription = {
 export interface SystemControlOptions {
   readonly onReset?: () => void;
   readonly onA20?: (enabled: boolean) => void;
+  /** Bit 1 set at start: firmware that enabled A20 through this port (SeaBIOS does) leaves it reading 0x02. */
+  readonly a20InitiallyEnabled?: boolean;
 }
 
 /** Port 0x92: fast A20 (bit 1) and fast reset (bit 0). */
@@ -45,6 +47,7 @@ export class SystemControlPort implements InspectableDevice {
     ports: PortSpace,
     private readonly options: SystemControlOptions = {},
   ) {
+    if (options.a20InitiallyEnabled) this.value = 0x02;
     ports.register(
       0x92,
       1,

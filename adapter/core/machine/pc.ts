@@ -144,13 +144,18 @@ export class PcMachine {
     this.pit = new Pit(this.ports, this.scheduler, line(0));
     this.rtc = new Rtc(this.ports, this.scheduler, line(8), { ramBytes: this.phys.ramSize });
     this.uart = new Uart(this.ports, this.scheduler, line(4), { onTransmit: (b) => options.onSerial?.(b) });
-    const setA20 = (enabled: boolean): void => {
-      cpu.mmu.a20Mask = enabled ? -1 : ~(1 << 20);
+    // The chipset ORs the two A20 gates (PIIX3/PIIX4: port 0x92 ALT_A20_GATE is ORed with the keyboard
+    // controller's A20GATE): A20 is masked only while both are off. Both start on, as firmware leaves them.
+    const updateA20 = (): void => {
+      const enabled = this.i8042.a20Enabled || this.sysctl.a20Enabled;
+      const mask = enabled ? -1 : ~(1 << 20);
+      if (cpu.mmu.a20Mask === mask) return;
+      cpu.mmu.a20Mask = mask;
       cpu.mmu.flushAll();
     };
     const reset = (): void => this.requestShutdown('the guest requested a system reset');
-    this.i8042 = new I8042(this.ports, line(1), line(12), { onReset: reset, onA20: setA20 });
-    this.sysctl = new SystemControlPort(this.ports, { onReset: reset, onA20: setA20 });
+    this.i8042 = new I8042(this.ports, line(1), line(12), { onReset: reset, onA20: updateA20 });
+    this.sysctl = new SystemControlPort(this.ports, { onReset: reset, onA20: updateA20, a20InitiallyEnabled: true });
     this.post = new PostCodePort(this.ports);
     this.debugConsole = new DebugConsole(this.ports, (b) => options.onDebugConsole?.(b));
     this.debugExit = new DebugExitPort(this.ports, (status) => this.requestExit(status));
