@@ -65,6 +65,8 @@ export class Breakpoints {
   private readonly code = new Map<string, CodeBreakpoint[]>();
   private readonly watch = new Map<'data' | 'function', WatchBreakpoint[]>();
   readonly exceptionFilters = new Set<string>();
+  /** Vectors named in the condition of the "CPU exceptions" filter; undefined means all. */
+  exceptionVectors: Set<number> | undefined;
 
   newId(): number {
     return this.nextId++;

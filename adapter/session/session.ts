@@ -49,24 +49,40 @@ export const LAUNCH_DEFAULTS = {
   realtime: false,
 } as const;
 
+/**
+ * The Breakpoints view shows these few; any other vector is reached through the condition of "CPU exceptions"
+ * (e.g. `#DF #TS 17`).
+ */
 const EXCEPTION_FILTERS: DebugProtocol.ExceptionBreakpointsFilter[] = [
-  { filter: '#DE', label: '#DE divide error' },
-  { filter: '#DB', label: '#DB debug' },
-  { filter: '#BP', label: '#BP breakpoint (INT3)' },
-  { filter: '#UD', label: '#UD invalid opcode' },
-  { filter: '#NM', label: '#NM device not available' },
-  { filter: '#DF', label: '#DF double fault' },
-  { filter: '#TS', label: '#TS invalid TSS' },
-  { filter: '#NP', label: '#NP segment not present' },
-  { filter: '#SS', label: '#SS stack fault' },
-  { filter: '#GP', label: '#GP general protection', default: false },
+  { filter: '#GP', label: '#GP general protection' },
   { filter: '#PF', label: '#PF page fault' },
-  { filter: '#MF', label: '#MF x87 error' },
-  { filter: '#AC', label: '#AC alignment check' },
-  { filter: 'all', label: 'All CPU exceptions' },
+  { filter: '#UD', label: '#UD invalid opcode' },
+  {
+    filter: 'all',
+    label: 'CPU exceptions',
+    description: 'All, or the vectors named in the condition',
+    supportsCondition: true,
+    conditionDescription: 'Vectors to stop on, e.g. "#DE #DF 17"; empty for all',
+  },
   { filter: 'triple', label: 'Triple fault', description: 'Stop instead of ending the session', default: true },
   { filter: 'hook', label: 'Hook errors', description: 'Stop when a hook faults at run time' },
 ];
+/** `#DE #DF 17 0x0e` → vector numbers; an unknown name is an error with the known names. */
+function parseVectorList(text: string): Set<number> {
+  const vectors = new Set<number>();
+  for (const word of text.split(/[\s,]+/).filter(Boolean)) {
+    const named = FILTER_VECTORS[word.toUpperCase()];
+    const number = Number(word);
+    if (named !== undefined) vectors.add(named);
+    else if (Number.isInteger(number) && number >= 0 && number < 32) vectors.add(number);
+    else
+      throw invalidArgument(
+        `unknown exception "${word}" in the condition: use ${Object.keys(FILTER_VECTORS).join(' ')} or 0-31`,
+      );
+  }
+  return vectors;
+}
+
 const FILTER_VECTORS: Record<string, number> = {
   '#DE': 0,
   '#DB': 1,
@@ -260,6 +276,7 @@ export class MmiodbgSession extends DebugSession {
       supportsConditionalBreakpoints: true,
       supportsEvaluateForHovers: true,
       exceptionBreakpointFilters: EXCEPTION_FILTERS,
+      supportsExceptionFilterOptions: true,
       supportsSetVariable: true,
       supportsRestartRequest: true,
       supportsExceptionInfoRequest: true,
@@ -680,7 +697,10 @@ export class MmiodbgSession extends DebugSession {
     const filters = this.breakpoints.exceptionFilters;
     for (const [filter, vector] of Object.entries(FILTER_VECTORS))
       if (filters.has(filter)) emulator.exceptionBreaks.add(vector);
-    if (filters.has('all')) for (let v = 0; v < 32; v++) emulator.exceptionBreaks.add(v);
+    if (filters.has('all')) {
+      const named = this.breakpoints.exceptionVectors;
+      for (let v = 0; v < 32; v++) if (named === undefined || named.has(v)) emulator.exceptionBreaks.add(v);
+    }
   }
 
   private setBreakpoints(args: DebugProtocol.SetBreakpointsArguments): DebugProtocol.SetBreakpointsResponse['body'] {
@@ -790,12 +810,15 @@ export class MmiodbgSession extends DebugSession {
   ): DebugProtocol.SetExceptionBreakpointsResponse['body'] {
     const filters = this.breakpoints.exceptionFilters;
     filters.clear();
-    const known = new Set(EXCEPTION_FILTERS.map((f) => f.filter));
+    this.breakpoints.exceptionVectors = undefined;
+    const known = new Set([...EXCEPTION_FILTERS.map((f) => f.filter), ...Object.keys(FILTER_VECTORS)]);
     const all = [...args.filters, ...(args.filterOptions ?? []).map((o) => o.filterId)];
     for (const f of all) {
       if (!known.has(f)) throw invalidArgument(`unknown exception filter "${f}"`);
       filters.add(f);
     }
+    const condition = args.filterOptions?.find((o) => o.filterId === 'all')?.condition?.trim();
+    if (condition) this.breakpoints.exceptionVectors = parseVectorList(condition);
     this.applyExceptionFilters();
     return { breakpoints: all.map(() => ({ verified: true })) };
   }
@@ -889,9 +912,9 @@ export class MmiodbgSession extends DebugSession {
       }
       this.sourcePaths.set(location.file, path);
     }
-    return path
-      ? { name: basename(path), path }
-      : { name: basename(location.file), presentationHint: 'deemphasize', origin: location.file };
+    // A source the client cannot open would leave the frame unselectable in VS Code (its `source` request fails):
+    // without the file, the frame has no source and the client shows the disassembly instead.
+    return path ? { name: basename(path), path } : undefined;
   }
 
   private stackTrace(args: DebugProtocol.StackTraceArguments): DebugProtocol.StackTraceResponse['body'] {
