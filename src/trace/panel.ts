@@ -109,7 +109,16 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
 
   private async pump(): Promise<void> {
     const session = this.sessions.session;
-    if (!session || session.id !== this.sessionId || !this.view || !this.ready) return;
+    if (!session || !this.view || !this.ready) return;
+    if (session.id !== this.sessionId) {
+      // The extension may activate after the session started (it activates on debugging), so the session is
+      // adopted here rather than only in onDidStartDebugSession.
+      this.sessionId = session.id;
+      this.nextSeq = undefined;
+      this.knownTotal = 0;
+      this.awaitingAck = undefined;
+      this.post({ type: 'reset', status: 'Loading trace…' });
+    }
     if (this.fetching || this.awaitingAck !== undefined) return;
     this.fetching = true;
     try {
