@@ -74,9 +74,9 @@ interface RunOptions {
 
 class UsageError extends Error {}
 
-function parseRunOptions(args: string[]): RunOptions | 'help' {
-  const o: RunOptions = {
-    image: '',
+function defaultRunOptions(image: string): RunOptions {
+  return {
+    image,
     format: 'auto',
     memoryMiB: undefined,
     append: undefined,
@@ -91,6 +91,10 @@ function parseRunOptions(args: string[]): RunOptions | 'help' {
     timeoutSeconds: Infinity,
     realtime: false,
   };
+}
+
+function parseRunOptions(args: string[]): RunOptions | 'help' {
+  const o = defaultRunOptions('');
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const [flag, inline] =
@@ -304,22 +308,7 @@ function demo(): number {
   const root = packageRoot();
   const image = join(root, 'guests', 'hpet-probe', 'hpet-probe.elf');
   const hook = join(root, 'examples', 'hooks', 'hpet-one-comparator-fewer.mmh');
-  const base: RunOptions = {
-    image,
-    format: 'auto',
-    memoryMiB: undefined,
-    append: undefined,
-    initrd: undefined,
-    loadAddress: undefined,
-    entryAddress: undefined,
-    hpet: undefined,
-    hooks: [],
-    trace: undefined,
-    debugcon: undefined,
-    maxInsns: Infinity,
-    timeoutSeconds: 120,
-    realtime: false,
-  };
+  const base: RunOptions = { ...defaultRunOptions(image), timeoutSeconds: 120 };
   process.stdout.write(`== The HPET probe guest on the default HPET (ich preset)\n$ mmiodbg run ${rel(root, image)}\n`);
   const first = runGuest(base);
   process.stdout.write(

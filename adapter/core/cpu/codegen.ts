@@ -56,6 +56,15 @@ for (let r = Register.AL; r <= Register.EDI; r++) {
   else if (r <= Register.EDI) GPR.set(r, { index: num % 8, size: size, high: false });
 }
 
+/** SETcc and CMOVcc mnemonics (their condition is the instruction's conditionCode). */
+const SETCC = new Set<number>();
+const CMOVCC = new Set<number>();
+for (const [name, value] of Object.entries(M)) {
+  if (typeof value !== 'number') continue;
+  const condition = /^(Set|Cmov)(o|no|b|ae|e|ne|be|a|s|ns|p|np|l|ge|le|g)$/.exec(name);
+  if (condition) (condition[1] === 'Set' ? SETCC : CMOVCC).add(value);
+}
+
 function segIndex(reg: Register): number {
   return reg - Register.ES;
 }
@@ -515,6 +524,9 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     if (insn.isInvalid || insn.code === Code.INVALID) return this.raise(insn.length >= 15 ? 13 : 6);
     if (insn.hasLockPrefix) this.checkLock();
     const m = insn.mnemonic;
+    if (insn.isJccShortOrNear) return this.jcc();
+    if (SETCC.has(m)) return this.setcc();
+    if (CMOVCC.has(m)) return this.cmovcc();
     switch (m) {
       case M.Nop:
       case M.Pause:
@@ -565,23 +577,6 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
         return this.popInsn();
       case M.Jmp:
         return this.jmp();
-      case M.Je:
-      case M.Jne:
-      case M.Jb:
-      case M.Jae:
-      case M.Jbe:
-      case M.Ja:
-      case M.Jl:
-      case M.Jge:
-      case M.Jle:
-      case M.Jg:
-      case M.Js:
-      case M.Jns:
-      case M.Jo:
-      case M.Jno:
-      case M.Jp:
-      case M.Jnp:
-        return this.jcc();
       case M.Call:
         return this.call();
       case M.Ret:
@@ -592,40 +587,6 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
       case M.Loope:
       case M.Loopne:
         return this.loop();
-      case M.Sete:
-      case M.Setne:
-      case M.Setb:
-      case M.Setae:
-      case M.Setbe:
-      case M.Seta:
-      case M.Setl:
-      case M.Setge:
-      case M.Setle:
-      case M.Setg:
-      case M.Sets:
-      case M.Setns:
-      case M.Seto:
-      case M.Setno:
-      case M.Setp:
-      case M.Setnp:
-        return this.setcc();
-      case M.Cmove:
-      case M.Cmovne:
-      case M.Cmovb:
-      case M.Cmovae:
-      case M.Cmovbe:
-      case M.Cmova:
-      case M.Cmovl:
-      case M.Cmovge:
-      case M.Cmovle:
-      case M.Cmovg:
-      case M.Cmovs:
-      case M.Cmovns:
-      case M.Cmovo:
-      case M.Cmovno:
-      case M.Cmovp:
-      case M.Cmovnp:
-        return this.cmovcc();
       case M.Shl:
       case M.Sal:
       case M.Shr:
