@@ -80,7 +80,7 @@ function runQemu(program: string, cmdline: string): Promise<{ ms: number; output
     '-device',
     'isa-debug-exit,iobase=0xf4,iosize=0x04',
     '-fw_cfg',
-    'name=opt/sercon-port,string=0',
+    'name=etc/sercon-port,string=0',
   ];
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
@@ -169,7 +169,9 @@ async function dapBench(): Promise<void> {
     console.log('DAP: adapter or its benchmark not built');
     return;
   }
-  const { benchDap } = (await import(module)) as { benchDap: () => Promise<{ launchToStopMs: number; stepMedianMs: number }> };
+  const { benchDap } = (await import(module)) as {
+    benchDap: () => Promise<{ launchToStopMs: number; stepMedianMs: number }>;
+  };
   const r = await benchDap();
   console.log(
     `DAP: launch to stop on entry ${fmt(r.launchToStopMs)} ms; stepIn round trip with refresh ${fmt(r.stepMedianMs, 2)} ms median (target < 5 ms)`,
