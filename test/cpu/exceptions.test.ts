@@ -176,3 +176,16 @@ void describe('exceptions: invalid encodings', () => {
     }
   });
 });
+
+void describe('encodings of later extensions', () => {
+  void it('F3 0F BC / F3 0F BD (TZCNT/LZCNT on BMI1 parts) execute as BSF/BSR on this i686, as Linux expects', () => {
+    const g = guest(`
+      mov eax, 0x00f00010
+      db 0xf3, 0x0f, 0xbc, 0xc8   ; tzcnt ecx, eax → bsf ecx, eax
+      db 0xf3, 0x0f, 0xbd, 0xd0   ; lzcnt edx, eax → bsr edx, eax
+      hlt`);
+    g.runToHlt();
+    assert.equal(g.ecx, 4);
+    assert.equal(g.edx, 23);
+  });
+});

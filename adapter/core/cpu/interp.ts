@@ -193,6 +193,10 @@ export function execute(cpu: Cpu, d: Decoded, ea: number): void {
     case M.Btc:
       bitTest(cpu, d, ea);
       break;
+    // Without BMI1/LZCNT (not reported by CPUID), F3 0F BC/BD execute as BSF/BSR: the REP prefix is ignored.
+    // Linux relies on it (TZCNT encodings in __ffs).
+    case M.Tzcnt:
+    case M.Lzcnt:
     case M.Bsf:
     case M.Bsr: {
       const size = operandSize(d, 0);
@@ -201,7 +205,8 @@ export function execute(cpu: Cpu, d: Decoded, ea: number): void {
         // Destination unchanged (as AMD documents and Intel parts do); ZF=1.
         setFlags(cpu, ARITH_FLAGS, Flag.ZF | Flag.PF);
       } else {
-        const bit = d.mnemonic === M.Bsf ? 31 - Math.clz32(src & -src) : 31 - Math.clz32(src);
+        const forward = d.mnemonic === M.Bsf || d.mnemonic === M.Tzcnt;
+        const bit = forward ? 31 - Math.clz32(src & -src) : 31 - Math.clz32(src);
         writeReg(cpu, d.regs[0], bit);
         setFlags(cpu, ARITH_FLAGS, PARITY[bit]);
       }

@@ -171,6 +171,7 @@ export class PcMachine {
     const irq13 = line(13);
     cpu.fpu.onFerr = () => irq13.pulse();
 
+    this.initializeInterruptControllers();
     this.e820 = buildE820Map(this.phys.ramSize);
     const tables = buildAcpiTables({
       extraTables: [buildAcpiHpetTable(this.hpetConfig)],
@@ -194,6 +195,25 @@ export class PcMachine {
       this.debugConsole,
       this.debugExit,
     ] as InspectableDevice[];
+  }
+
+  /**
+   * What PC firmware leaves behind for a loaded kernel (SeaBIOS's pic_setup): the 8259s initialised with vector
+   * bases 0x08 and 0x70, cascade on IRQ2, every line masked but the cascade.
+   */
+  private initializeInterruptControllers(): void {
+    const out = (port: number, value: number): void => this.ports.write(port, 1, value);
+    for (const [command, data, base, cascade] of [
+      [0x20, 0x21, 0x08, 0x04],
+      [0xa0, 0xa1, 0x70, 0x02],
+    ] as const) {
+      out(command, 0x11); // ICW1: edge triggered, cascade, ICW4 follows
+      out(data, base); // ICW2: vector base
+      out(data, cascade); // ICW3
+      out(data, 0x01); // ICW4: 8086 mode
+    }
+    out(0x21, 0xfb);
+    out(0xa1, 0xff);
   }
 
   deviceDescriptions(): DeviceDescription[] {
