@@ -5,7 +5,7 @@
  * and leaves cpu.eip at the next instruction or the branch target. Every fault is raised before any state is
  * committed.
  */
-import { Mnemonic as M, OpKind, Register } from 'iced-x86';
+import { Mnemonic as IcedMnemonic, OpKind as IcedOpKind, Register as IcedRegister } from 'iced-x86';
 import type { Cpu } from './cpu';
 import type { Decoded } from './decoded';
 import { GPR } from './decoded';
@@ -27,6 +27,14 @@ import {
   verr,
   verw,
 } from './system';
+
+/**
+ * Plain copies of iced-x86's enums: bundled, a CommonJS package's named exports are read through getters, which
+ * the interpreter's switch would call for every case it compares.
+ */
+const M = { ...IcedMnemonic } as typeof IcedMnemonic;
+const OpKind = { ...IcedOpKind } as typeof IcedOpKind;
+const Register = { ...IcedRegister } as typeof IcedRegister;
 
 type Size = 1 | 2 | 4;
 const MASK = { 1: 0xff, 2: 0xffff, 4: 0xffffffff } as const;
