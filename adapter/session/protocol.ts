@@ -30,28 +30,8 @@ export interface LaunchArguments {
 
 // ---- views of device state ----------------------------------------------------------------------------------
 
-export interface FieldView {
-  name: string;
-  lsb: number;
-  msb: number;
-  access: string;
-  doc: string;
-  value: string;
-  /** Enum name or explanation, e.g. "4 timers". */
-  meaning?: string;
-}
-
-export interface RegisterView {
-  name: string;
-  offset: number;
-  /** Width in bits. */
-  width: number;
-  access: string;
-  doc: string;
-  /** Read without side effects. */
-  value: string;
-  fields: FieldView[];
-}
+export type { FieldView, RegisterView } from '../core/regs/view';
+import type { RegisterView } from '../core/regs/view';
 
 export interface DeviceView {
   name: string;

@@ -1,34 +1,12 @@
 /** Conversions from core objects to the protocol views in protocol.ts. */
 import type { PcMachine } from '../core/machine/pc';
-import type { InspectableDevice, RegisterDescription } from '../core/regs/describe';
-import { decodeFields, explainField, findRegister, formatHex, getField } from '../core/regs/describe';
+import type { InspectableDevice } from '../core/regs/describe';
+import { decodeFields, findRegister, formatHex } from '../core/regs/describe';
+import { registerView } from '../core/regs/view';
 import type { Diagnostic, HookInfo, TraceRecord } from '../hooks';
-import type { DeviceView, FieldView, HookDiagnostic, HookView, RegisterView, TraceRecordView } from './protocol';
+import type { DeviceView, HookDiagnostic, HookView, TraceRecordView } from './protocol';
 
-export function registerView(register: RegisterDescription, value: bigint): RegisterView {
-  const fields: FieldView[] = register.fields.map((f) => {
-    const v = getField(value, f);
-    const meaning = explainField(f, v);
-    return {
-      name: f.name,
-      lsb: f.lsb,
-      msb: f.msb,
-      access: f.access,
-      doc: f.doc,
-      value: '0x' + v.toString(16),
-      ...(meaning !== undefined ? { meaning } : {}),
-    };
-  });
-  return {
-    name: register.name,
-    offset: register.offset,
-    width: register.width,
-    access: register.access,
-    doc: register.doc,
-    value: formatHex(value, register.width),
-    fields,
-  };
-}
+export { registerView };
 
 export function deviceView(device: InspectableDevice): DeviceView {
   const d = device.description;

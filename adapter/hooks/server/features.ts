@@ -13,6 +13,7 @@ import { tokenize } from '../lexer';
 import { parse } from '../parser';
 import { ACCESS_INFO } from '../types';
 import type { DecodedRegisterView } from './protocol';
+import { registerView } from '../../core/regs/view';
 
 export type CompletionKind = 'device' | 'register' | 'field' | 'keyword' | 'variable' | 'method' | 'snippet';
 
@@ -435,27 +436,7 @@ export function decodeMarkdown(deviceName: string, register: RegisterDescription
 }
 
 export function decodeRegister(register: RegisterDescription, value: bigint): DecodedRegisterView {
-  return {
-    name: register.name,
-    offset: register.offset,
-    width: register.width,
-    access: register.access,
-    doc: register.doc,
-    value: formatHex(value, register.width),
-    fields: register.fields.map((f) => {
-      const v = getField(value, f);
-      const meaning = explainField(f, v);
-      return {
-        name: f.name,
-        lsb: f.lsb,
-        msb: f.msb,
-        access: f.access,
-        doc: f.doc,
-        value: '0x' + v.toString(16),
-        ...(meaning !== undefined ? { meaning } : {}),
-      };
-    }),
-  };
+  return registerView(register, value);
 }
 
 function registerMarkdown(device: DeviceDescription, r: RegisterDescription): string {

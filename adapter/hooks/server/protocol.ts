@@ -3,26 +3,9 @@
  * Values travel as hex strings because registers can be 64 bits wide.
  */
 
-export interface DecodedFieldView {
-  name: string;
-  lsb: number;
-  msb: number;
-  access: string;
-  doc: string;
-  value: string;
-  meaning?: string;
-}
-
-/** Same shape as the debug adapter's `RegisterView`, so the extension shows both the same way. */
-export interface DecodedRegisterView {
-  name: string;
-  offset: number;
-  width: number;
-  access: string;
-  doc: string;
-  value: string;
-  fields: DecodedFieldView[];
-}
+/** The same views as the debug adapter's, so the extension shows both the same way. */
+export type { FieldView as DecodedFieldView, RegisterView as DecodedRegisterView } from '../../core/regs/view';
+import type { RegisterView as DecodedRegisterView } from '../../core/regs/view';
 
 export interface RegisterSummary {
   /** `hpet.GCAP_ID` */
