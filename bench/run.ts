@@ -14,6 +14,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { Emulator } from '../adapter/runtime/emulator';
+import { qemuArguments } from '../test/support/qemu';
 import { benchHooks } from './hooks';
 
 const ROOT = join(__dirname, '..');
@@ -58,30 +59,7 @@ function qemuAvailable(): boolean {
 }
 
 function runQemu(program: string, cmdline: string): Promise<{ ms: number; output: string }> {
-  const args = [
-    '-machine',
-    'pc',
-    '-m',
-    '128',
-    '-kernel',
-    program,
-    '-append',
-    cmdline,
-    '-nographic',
-    '-no-reboot',
-    '-display',
-    'none',
-    '-monitor',
-    'none',
-    '-serial',
-    'stdio',
-    '-net',
-    'none',
-    '-device',
-    'isa-debug-exit,iobase=0xf4,iosize=0x04',
-    '-fw_cfg',
-    'name=etc/sercon-port,string=0',
-  ];
+  const args = qemuArguments(program, { extraArgs: ['-append', cmdline] });
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn('qemu-system-i386', args, { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -13,6 +13,7 @@
  */
 import type { Instruction } from 'iced-x86';
 import { Code, FlowControl, MemorySize, MemorySizeExt, Mnemonic as M, OpKind, Register, RegisterExt } from 'iced-x86';
+import { GPR } from './decoded';
 import { CcOp, SIZE_INDEX } from './flags';
 import { Flag } from './state';
 
@@ -40,21 +41,6 @@ type Size = 1 | 2 | 4;
 
 const MASK: Record<Size, number> = { 1: 0xff, 2: 0xffff, 4: -1 };
 const SIGN: Record<Size, number> = { 1: 0x80, 2: 0x8000, 4: -0x80000000 };
-
-interface RegInfo {
-  index: number;
-  size: Size;
-  high: boolean;
-}
-
-const GPR = new Map<number, RegInfo>();
-for (let r = Register.AL; r <= Register.EDI; r++) {
-  const size = RegisterExt.size(r);
-  if (size !== 1 && size !== 2 && size !== 4) continue;
-  const num = RegisterExt.number(r);
-  if (size === 1 && r >= Register.AH && r <= Register.BH) GPR.set(r, { index: num - 4, size: 1, high: true });
-  else if (r <= Register.EDI) GPR.set(r, { index: num % 8, size: size, high: false });
-}
 
 /** SETcc and CMOVcc mnemonics (their condition is the instruction's conditionCode). */
 const SETCC = new Set<number>();

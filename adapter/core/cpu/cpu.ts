@@ -380,8 +380,8 @@ export class Cpu implements CpuCore {
   /** Linear addresses where execution stops for the debugger (in addition to DR0-DR3 instruction breakpoints). */
   readonly debuggerBreakpoints = new Set<number>();
 
-  /** Linear addresses of enabled DR0-DR3 instruction breakpoints. */
-  hardwareBreakpoints: number[] = [];
+  /** Enabled DR0-DR3 instruction breakpoints (R/W = 00): register index and linear address. */
+  hardwareBreakpoints: { index: number; linear: number }[] = [];
 
   /** Enabled DR0-DR3 data breakpoints (R/W = 01 write, 11 read/write): linear ranges [start, end). */
   dataBreakpoints: { index: number; start: number; end: number; writeOnly: boolean }[] = [];
@@ -405,7 +405,7 @@ export class Cpu implements CpuCore {
     }
     this.mmu.flushAll();
     const all = new Set<number>(this.debuggerBreakpoints);
-    for (const a of this.hardwareBreakpoints) all.add(a);
+    for (const b of this.hardwareBreakpoints) all.add(b.linear);
     this.translator.setBreakpoints(all);
   }
 
@@ -427,10 +427,7 @@ export class Cpu implements CpuCore {
     }
     const ip = this.linearIp;
     let hits = 0;
-    for (let i = 0; i < 4; i++) {
-      const dr7 = this.dr[7];
-      if ((dr7 >> (i * 2)) & 3 && ((dr7 >>> (16 + i * 4)) & 3) === 0 && (this.dr[i] | 0) === ip) hits |= 1 << i;
-    }
+    for (const b of this.hardwareBreakpoints) if (b.linear === ip) hits |= 1 << b.index;
     if (!hits) return false;
     this.dr[6] = (this.dr[6] & ~0xf) | hits;
     this.deliverException(new GuestFault(Vec.DB));
@@ -462,13 +459,13 @@ export class Cpu implements CpuCore {
   }
 
   /** DR0-DR3 entries enabled in DR7 with R/W = 00 (instruction execution). */
-  hardwareInstructionBreakpoints(): number[] {
+  hardwareInstructionBreakpoints(): { index: number; linear: number }[] {
     const dr7 = this.dr[7];
-    const out: number[] = [];
+    const out: { index: number; linear: number }[] = [];
     for (let i = 0; i < 4; i++) {
       const enabled = (dr7 >> (i * 2)) & 3;
       const rw = (dr7 >>> (16 + i * 4)) & 3;
-      if (enabled && rw === 0) out.push(this.dr[i] | 0);
+      if (enabled && rw === 0) out.push({ index: i, linear: this.dr[i] | 0 });
     }
     return out;
   }

@@ -21,6 +21,8 @@ export interface Decoded {
   readonly opSize: 2 | 4;
   /** Address-size attribute is 32 bits. */
   readonly addr32: boolean;
+  /** Index of the first opcode byte in `bytes` (after the legacy prefixes). */
+  readonly opcodeOffset: number;
   readonly nearBranch: number;
   readonly farSelector: number;
   readonly farOffset: number;
@@ -64,28 +66,22 @@ function immediateOf(insn: Instruction, i: number): number {
   }
 }
 
-/** Operand and address size from the legacy prefixes in the instruction bytes (SDM 2.1.1). */
-export function prefixSizes(bytes: Uint8Array, code32: boolean): { opSize: 2 | 4; addr32: boolean } {
+/** Legacy prefixes (SDM 2.1.1): operand size, address size, LOCK, REP/REPNE, segment overrides. */
+const LEGACY_PREFIXES = new Set([0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65]);
+
+/** Operand and address size from the legacy prefixes, and where the opcode starts. */
+export function prefixSizes(
+  bytes: Uint8Array,
+  code32: boolean,
+): { opSize: 2 | 4; addr32: boolean; opcodeOffset: number } {
   let op = code32;
   let addr = code32;
-  for (const b of bytes) {
-    if (b === 0x66) op = !code32;
-    else if (b === 0x67) addr = !code32;
-    else if (
-      b === 0xf0 ||
-      b === 0xf2 ||
-      b === 0xf3 ||
-      b === 0x2e ||
-      b === 0x36 ||
-      b === 0x3e ||
-      b === 0x26 ||
-      b === 0x64 ||
-      b === 0x65
-    )
-      continue;
-    else break;
+  let i = 0;
+  for (; i < bytes.length && LEGACY_PREFIXES.has(bytes[i]); i++) {
+    if (bytes[i] === 0x66) op = !code32;
+    else if (bytes[i] === 0x67) addr = !code32;
   }
-  return { opSize: op ? 4 : 2, addr32: addr };
+  return { opSize: op ? 4 : 2, addr32: addr, opcodeOffset: i };
 }
 
 export function describe(insn: Instruction, bytes: Uint8Array, code32: boolean): Decoded {
@@ -135,6 +131,7 @@ export function describe(insn: Instruction, bytes: Uint8Array, code32: boolean):
     memSize,
     opSize: sizes.opSize,
     addr32: sizes.addr32,
+    opcodeOffset: sizes.opcodeOffset,
     nearBranch,
     farSelector,
     farOffset,

@@ -625,17 +625,15 @@ export function execute(cpu: Cpu, d: Decoded, ea: number): void {
   cpu.eip = next;
 }
 
+/** Escape opcodes D8-DF (SDM vol. 2, x87 instructions). */
 function isX87(d: Decoded): boolean {
-  const b = d.bytes;
-  let i = 0;
-  while (i < b.length && [0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65].includes(b[i])) i++;
-  return b[i] >= 0xd8 && b[i] <= 0xdf;
+  const opcode = d.bytes[d.opcodeOffset];
+  return opcode >= 0xd8 && opcode <= 0xdf;
 }
 
 function x87(cpu: Cpu, d: Decoded, ea: number): void {
   const b = d.bytes;
-  let i = 0;
-  while (i < b.length && [0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65].includes(b[i])) i++;
+  const i = d.opcodeOffset;
   const opcode11 = ((b[i] & 7) << 8) | (b[i + 1] ?? 0);
   let sti = 0;
   for (let k = 0; k < d.opCount; k++) {
