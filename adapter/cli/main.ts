@@ -47,6 +47,7 @@ Options:
   --max-insns N           stop with status ${EXIT_LIMIT} after N instructions
   --timeout SECONDS       stop with status ${EXIT_LIMIT} after SECONDS of host time
   --realtime              guest time follows the host clock (default: virtual time from the instruction count)
+  --stats                 at the end, print instructions, guest and host time, speed and translator counts to stderr
   -h, --help              this help
 
 Exit status: the guest's isa-debug-exit status, (value << 1) | 1 for a write of value to port 0xf4;
@@ -70,6 +71,7 @@ interface RunOptions {
   maxInsns: number;
   timeoutSeconds: number;
   realtime: boolean;
+  stats: boolean;
 }
 
 class UsageError extends Error {}
@@ -90,6 +92,7 @@ function defaultRunOptions(image: string): RunOptions {
     maxInsns: Infinity,
     timeoutSeconds: Infinity,
     realtime: false,
+    stats: false,
   };
 }
 
@@ -165,6 +168,9 @@ function parseRunOptions(args: string[]): RunOptions | 'help' {
       case '--realtime':
         o.realtime = true;
         break;
+      case '--stats':
+        o.stats = true;
+        break;
       default:
         if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg} (see mmiodbg run --help)`);
         if (o.image) throw new UsageError(`only one image may be given (got ${o.image} and ${arg})`);
@@ -200,6 +206,7 @@ export function runGuest(o: RunOptions, out = new ByteSink(1)): RunOutcome {
   const debugFd = o.debugcon ? openSync(o.debugcon, 'w') : 2;
   const debug = new ByteSink(debugFd);
   let traceClose: (() => void) | undefined;
+  let printStats: (() => void) | undefined;
   try {
     resolveHpet(o.hpet);
     const { emulator, hookResults } = Emulator.create(
@@ -242,6 +249,7 @@ export function runGuest(o: RunOptions, out = new ByteSink(1)): RunOutcome {
       };
     }
     const started = Date.now();
+    if (o.stats) printStats = () => process.stderr.write(formatStats(emulator, Date.now() - started));
     const deadline = o.timeoutSeconds === Infinity ? Infinity : started + o.timeoutSeconds * 1000;
     let remaining = o.maxInsns;
     for (;;) {
@@ -285,8 +293,22 @@ export function runGuest(o: RunOptions, out = new ByteSink(1)): RunOutcome {
     out.flush();
     debug.flush();
     traceClose?.();
+    printStats?.();
     if (debugFd !== 2) closeSync(debugFd);
   }
+}
+
+function formatStats(emulator: Emulator, hostMs: number): string {
+  const cpu = emulator.machine.cpu;
+  const t = cpu.translator.stats;
+  const guestMs = emulator.machine.clock.now() / 1e6;
+  const mips = hostMs > 0 ? cpu.icount / hostMs / 1000 : 0;
+  return (
+    `stats: ${cpu.icount} instructions in ${(hostMs / 1000).toFixed(2)} s host time (${mips.toFixed(1)} MIPS), ` +
+    `${guestMs.toFixed(1)} ms guest time\n` +
+    `stats: translator: ${t.blocks} blocks compiled (${t.compiledInstructions} instructions), ` +
+    `${t.invalidations} invalidations, ${t.lookups} lookups, ${t.chained} chained; ${cpu.mmu.generation} TLB flushes\n`
+  );
 }
 
 function sleepMs(ms: number): void {

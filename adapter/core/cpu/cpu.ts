@@ -389,6 +389,8 @@ export class Cpu implements CpuCore {
   pendingDebugTrap = 0;
 
   updateBreakpoints(): void {
+    // The run loop checks instruction breakpoints between blocks: leave a chain of blocks to pick them up.
+    this.blockExit = true;
     this.hardwareBreakpoints = this.hardwareInstructionBreakpoints();
     this.dataBreakpoints = [];
     this.mmu.slowLinearPages.clear();
@@ -601,6 +603,8 @@ export class Cpu implements CpuCore {
           // interrupt is taken right after it rather than after a whole block.
           this.interruptShadow = false;
           this.translator.executeOne();
+        } else if (this.debuggerBreakpoints.size === 0 && this.hardwareBreakpoints.length === 0) {
+          this.translator.executeChain();
         } else this.translator.execute();
         if (this.pendingDebugTrap) this.deliverDebugTrap();
         if (this.exitRequested) return RunExit.Stopped;

@@ -13,7 +13,7 @@ import type { Decoded } from './decoded';
 import { describe } from './decoded';
 import { BlockHelpers } from './helpers';
 import { TLB_INVALID } from './mmu';
-import { GuestFault } from './state';
+import { Flag, GuestFault } from './state';
 
 export interface Block {
   readonly run: () => void;
@@ -28,10 +28,16 @@ export interface Block {
   /** Physical pages the block's bytes come from. */
   readonly pages: readonly number[];
   valid: boolean;
-  /** Successor cache: the EIP and block that followed last time, valid for one TLB generation. */
+  /**
+   * Successor cache with two ways (a conditional branch has two successors): the EIPs and blocks that followed,
+   * each valid for one TLB generation.
+   */
   nextEip: number;
   next: Block | undefined;
   nextGeneration: number;
+  otherEip: number;
+  other: Block | undefined;
+  otherGeneration: number;
   executions: number;
   readonly source: string;
 }
@@ -65,29 +71,62 @@ export class Translator {
   /** Runs the block at CS:EIP (translating it first if needed). */
   execute(): void {
     const cpu = this.cpu;
-    let block: Block | undefined;
     const prev = this.previous;
-    if (
-      prev !== undefined &&
-      prev.next !== undefined &&
-      prev.nextEip === cpu.eip &&
-      prev.nextGeneration === cpu.mmu.generation &&
-      prev.next.valid &&
-      prev.next.mode === cpu.mode &&
-      prev.next.linear === ((cpu.seg[1].base + cpu.eip) | 0)
-    ) {
-      block = prev.next;
-      this.stats.chained++;
-    } else {
+    let block: Block | undefined;
+    if (prev !== undefined) {
+      const eip = cpu.eip;
+      const generation = cpu.mmu.generation;
+      if (prev.nextEip === eip && prev.nextGeneration === generation) block = prev.next;
+      else if (prev.otherEip === eip && prev.otherGeneration === generation) block = prev.other;
+      if (
+        block !== undefined &&
+        (!block.valid || block.mode !== cpu.mode || block.linear !== ((cpu.seg[1].base + eip) | 0))
+      )
+        block = undefined;
+    }
+    if (block !== undefined) this.stats.chained++;
+    else {
       block = this.lookup(false);
       if (block === undefined) return;
       if (prev !== undefined) {
-        prev.next = block;
-        prev.nextEip = cpu.eip;
-        prev.nextGeneration = cpu.mmu.generation;
+        // The way that did not just miss keeps its successor: replace the primary only if it is stale.
+        if (prev.nextGeneration !== cpu.mmu.generation || prev.next === undefined || !prev.next.valid) {
+          prev.next = block;
+          prev.nextEip = cpu.eip;
+          prev.nextGeneration = cpu.mmu.generation;
+        } else {
+          prev.other = block;
+          prev.otherEip = cpu.eip;
+          prev.otherGeneration = cpu.mmu.generation;
+        }
       }
     }
     this.runBlock(block);
+  }
+
+  /**
+   * Runs blocks one after another for as long as nothing needs the run loop's attention: the budget is left,
+   * no block asked to exit (I/O, MMIO, a pending-interrupt change, a fault being delivered with a stop), and
+   * no instruction enabled interrupts, halted, set TF or opened an interrupt shadow. The caller checks
+   * interrupts, breakpoints and single-stepping before calling it, and only when none is in use.
+   */
+  executeChain(): void {
+    const cpu = this.cpu;
+    for (;;) {
+      const interruptsWereOff = ~cpu.eflags & Flag.IF;
+      this.execute();
+      if (
+        cpu.blockExit ||
+        cpu.icount >= cpu.icountLimit ||
+        cpu.eflags & (interruptsWereOff | Flag.TF) ||
+        cpu.halted ||
+        cpu.interruptShadow ||
+        cpu.pendingDebugTrap !== 0 ||
+        cpu.nmiPending ||
+        cpu.exitRequested
+      )
+        return;
+    }
   }
 
   /** Runs exactly one instruction. */
@@ -311,6 +350,9 @@ export class Translator {
         nextEip: -1,
         next: undefined,
         nextGeneration: -1,
+        otherEip: -1,
+        other: undefined,
+        otherGeneration: -1,
         executions: 0,
         source: compiled.source,
       };
