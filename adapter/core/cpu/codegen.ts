@@ -1024,12 +1024,13 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     this.emit(`t2 = ${result};`);
     if (this.isMem0) this.storeAfterLoad('t2', size);
     else this.writeReg(insn.op0Register, 't2');
-    this.emit(`fl = h.shiftFlags(${kind}, ${size}, t0, t1, t2, fo === 0 ? fl : h.mat(fo, fa, fb, fr, fl)); fo = 0;`);
+    // Lazy flags: a zero CL count leaves the previous flag state (lazy or not) untouched.
+    this.setLazy(([CcOp.Shl, CcOp.Shr, CcOp.Sar] as const)[kind], size, 't0', 't1', 't2');
     if (constCount < 0) {
       this.emit('}');
       if (this.isMem0) this.emit(`else if (p < 0) h.wr(la, ${size}, t0, ${this.eips[this.k]}, ${this.k});`);
+      this.knownOp = -1;
     }
-    this.knownOp = constCount < 0 ? -1 : CcOp.Eager;
     if (this.isMem0) this.checkBlockExit();
   }
 

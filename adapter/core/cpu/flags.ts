@@ -18,6 +18,10 @@ export const enum CcOp {
   /** b = the CF before the INC (INC and DEC preserve CF). */
   Inc = 24,
   Dec = 28,
+  /** SHL, SHR, SAR by a non-zero masked count: a = the value shifted, b = the count, res = the result. */
+  Shl = 32,
+  Shr = 36,
+  Sar = 40,
 }
 
 export const SIZE_INDEX: Record<1 | 2 | 4, number> = { 1: 0, 2: 1, 4: 2 };
@@ -48,6 +52,19 @@ export function carryOf(op: number, a: number, b: number, res: number): number {
     case CcOp.Inc:
     case CcOp.Dec:
       return b & 1;
+    case CcOp.Shl: {
+      // Counts are masked to 5 bits, so only 8- and 16-bit operands can be shifted past their width (CF = 0).
+      const bits = (op & 3) === 0 ? 8 : (op & 3) === 1 ? 16 : 32;
+      return b <= bits ? (ua >>> (bits - b)) & 1 : 0;
+    }
+    case CcOp.Shr: {
+      const bits = (op & 3) === 0 ? 8 : (op & 3) === 1 ? 16 : 32;
+      return b <= bits ? (ua >>> (b - 1)) & 1 : 0;
+    }
+    case CcOp.Sar: {
+      const sx = (op & 3) === 2 ? a | 0 : (op & 3) === 1 ? (a << 16) >> 16 : (a << 24) >> 24;
+      return (sx >> (b - 1)) & 1;
+    }
     default:
       return 0;
   }
@@ -67,6 +84,11 @@ function overflowOf(op: number, a: number, b: number, res: number): boolean {
       return (res & m) >>> 0 === s;
     case CcOp.Dec:
       return (res & m) >>> 0 === s - 1;
+    // OF is defined for a count of 1; larger counts follow Intel parts (as computed for the last step).
+    case CcOp.Shl:
+      return ((res & s) !== 0) !== (carryOf(op, a, b, res) !== 0);
+    case CcOp.Shr:
+      return b === 1 && (a & s) !== 0;
     default:
       return false;
   }

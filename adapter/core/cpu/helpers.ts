@@ -62,35 +62,6 @@ export class BlockHelpers {
     return carryOf(op, a, b, res);
   }
 
-  /**
-   * Flags after SHL (kind 0), SHR (1) or SAR (2) of `value` by a non-zero masked `count` giving `result`.
-   * OF is defined for count 1; for larger counts it follows Intel parts (computed as for count 1 on the last step).
-   */
-  shiftFlags(kind: number, size: number, value: number, count: number, result: number, fl: number): number {
-    const bits = size * 8;
-    const sign = size === 4 ? 0x80000000 : size === 2 ? 0x8000 : 0x80;
-    const mask = size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
-    let cf: number;
-    let of: boolean;
-    const v = value >>> 0;
-    if (kind === 0) {
-      cf = count <= bits ? (count === 32 ? v & 1 : (v >>> (bits - count)) & 1) : 0;
-      of = ((result & sign) !== 0) !== (cf !== 0);
-    } else if (kind === 1) {
-      cf = count <= bits ? (v >>> (count - 1)) & 1 : 0;
-      of = count === 1 && (v & sign) !== 0;
-    } else {
-      const sx = size === 4 ? value | 0 : size === 2 ? (value << 16) >> 16 : (value << 24) >> 24;
-      cf = (sx >> Math.min(count - 1, 31)) & 1;
-      of = false;
-    }
-    let f = (fl & ~ARITH_FLAGS) | cf | PARITY[result & 0xff];
-    if ((result & mask) === 0) f |= Flag.ZF;
-    if (result & sign) f |= Flag.SF;
-    if (of) f |= Flag.OF;
-    return f;
-  }
-
   /** ROL (0), ROR (1), RCL (2), RCR (3) with eager flags (CF, OF; others unchanged). */
   rotate(kind: number, size: number, value: number, rawCount: number, fl: number): number {
     const bits = size * 8;
