@@ -8,8 +8,11 @@ export type { TraceRecordView };
 
 /** Extension → webview. */
 export type HostMessage =
-  /** Forget all rows (a new session, or the trace ring was reset). */
-  | { readonly type: 'reset'; readonly status: string }
+  /**
+   * Forget all rows (a new session, or the trace ring was reset). `maxRecords`: how many rows the webview keeps
+   * (the setting `mmiodbg.trace.maxRecords`); the oldest go first.
+   */
+  | { readonly type: 'reset'; readonly status: string; readonly maxRecords?: number }
   /** New rows, oldest first. The webview must answer with `ack` before the next batch is sent (back-pressure). */
   | {
       readonly type: 'append';

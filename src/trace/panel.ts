@@ -6,11 +6,13 @@
 import * as vscode from 'vscode';
 import { customRequest, DEBUG_TYPE, errorMessage, isCustomEvent } from '../dap';
 import type { SessionTracker } from '../session';
+import { newNonce, traceHtml } from './html';
 import type { HostMessage, WebviewMessage } from './messages';
 import { isWebviewMessage } from './messages';
 
 const BATCH = 4000;
 const THROTTLE_MS = 250;
+const DEFAULT_MAX_RECORDS = 200_000;
 
 export class TraceController implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
@@ -67,7 +69,7 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
     this.nextSeq = undefined;
     this.knownTotal = 0;
     this.awaitingAck = undefined;
-    this.post({ type: 'reset', status });
+    this.reset(status);
     this.schedule();
   }
 
@@ -90,9 +92,15 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
         break;
       case 'clear':
         // Rows before the current end stay hidden; new ones keep coming.
-        this.post({ type: 'reset', status: 'Cleared.' });
+        this.reset('Cleared.');
         break;
     }
+  }
+
+  /** Tells the webview to forget its rows, and how many it may keep (`mmiodbg.trace.maxRecords`). */
+  private reset(status: string): void {
+    const max = vscode.workspace.getConfiguration('mmiodbg').get<number>('trace.maxRecords', DEFAULT_MAX_RECORDS);
+    this.post({ type: 'reset', status, maxRecords: Math.max(1000, Math.floor(max) || DEFAULT_MAX_RECORDS) });
   }
 
   private post(message: HostMessage): void {
@@ -117,7 +125,7 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
       this.nextSeq = undefined;
       this.knownTotal = 0;
       this.awaitingAck = undefined;
-      this.post({ type: 'reset', status: 'Loading trace…' });
+      this.reset('Loading trace…');
     }
     if (this.fetching || this.awaitingAck !== undefined) return;
     this.fetching = true;
@@ -142,30 +150,12 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
   private html(webview: vscode.Webview): string {
     const script = webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'trace.js'));
     const style = webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, 'media', 'trace.css'));
-    const nonce = [...Array<number>(16)].map(() => Math.floor(Math.random() * 36).toString(36)).join('');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>MMIO Trace</title>
-</head>
-<body>
-<div id="toolbar">
-  <select id="device" title="Device"><option value="">all devices</option></select>
-  <select id="direction" title="Direction"><option value="">read + write</option><option value="r">reads</option><option value="w">writes</option></select>
-  <input id="text" type="search" placeholder="Filter: register, field, value, hook…" title="Text filter">
-  <label title="Keep the newest row in view"><input id="follow" type="checkbox" checked> follow</label>
-  <button id="clear" title="Hide the rows received so far">Clear</button>
-  <span id="status"></span>
-</div>
-<div id="header" class="row"><span>time (ns)</span><span>EIP</span><span>dir</span><span>device.register</span><span>value</span><span>hooks</span><span>decoded fields</span></div>
-<div id="viewport"><div id="spacer"></div><div id="rows"></div></div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    return traceHtml({
+      script: script.toString(),
+      style: style.toString(),
+      cspSource: webview.cspSource,
+      nonce: newNonce(),
+    });
   }
 
   dispose(): void {
