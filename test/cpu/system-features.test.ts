@@ -280,6 +280,67 @@ void describe('x87, CPUID, TSC, MSRs', () => {
     assert.ok(g.eax > 0 && g.eax < 0x100000, `delta ${g.eax}`);
   });
 
+  void it('RDTSC counts the instructions retired before it, also in the middle of a translated block', () => {
+    const machine = new PcMachine({ memoryMiB: 16 });
+    const g = guest(
+      `
+      rdtsc
+      mov esi, eax
+      nop
+      nop
+      nop
+      rdtsc
+      sub eax, esi
+      cli
+      hlt`,
+      { machine },
+    );
+    machine.run(100_000);
+    assert.equal(g.eax, 5);
+  });
+
+  void it('RDTSC after WRMSR to the TSC: values above 2^32 and a 64-bit wrap-around', () => {
+    const machine = new PcMachine({ memoryMiB: 16 });
+    const g = guest(
+      `
+      mov ecx, 0x10
+      mov eax, 0x23456789
+      mov edx, 1
+      wrmsr
+      rdtsc
+      mov esi, eax
+      mov edi, edx
+      mov eax, -16
+      mov edx, -1
+      wrmsr
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      nop
+      rdtsc
+      cli
+      hlt`,
+      { machine },
+    );
+    machine.run(100_000);
+    assert.equal(g.edi, 1);
+    assert.equal(g.esi, 0x23456789 + 1, 'the next instruction reads the value written plus one instruction');
+    assert.equal(g.edx, 0, 'wrapped past 2^64');
+    assert.equal(g.eax, 1, '17 instructions after writing 2^64 - 16');
+  });
+
   void it('RDTSC at CPL 3 with CR4.TSD is #GP(0)', () => {
     const g = guest(`
       mov eax, cr4

@@ -525,6 +525,8 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
       case M.Prefetcht1:
       case M.Prefetcht2:
         return;
+      case M.Rdtsc:
+        return this.rdtsc();
       case M.Mov:
         return this.mov();
       case M.Movzx:
@@ -1127,6 +1129,14 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     this.endWith('cpu.eip');
   }
 
+  /** RDTSC inline where CR4.TSD cannot fault it (CPL 0 or real mode); elsewhere the interpreter checks TSD. */
+  private rdtsc(): void {
+    if (this.mode.protectedMode && this.mode.cpl !== 0) return this.viaHelper();
+    this.emit(`t0 = h.rdtsc(${this.k});`);
+    this.writeReg(Register.EAX, 't0');
+    this.writeReg(Register.EDX, 'cpu.msr.tscHigh');
+  }
+
   /**
    * Instructions without inline code run in the interpreter (`h.exec`) over the architectural state: EIP is that
    * of the instruction, and the interpreter leaves EIP at the next instruction or the branch target.
@@ -1137,7 +1147,7 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     if (hasMem) this.emit(`t0 = ${this.effectiveAddress()};`);
     this.syncOut();
     this.emit(`cpu.eip = ${this.eips[this.k]};`);
-    this.emit(`h.exec(D[${this.k}], ${hasMem ? 't0' : '0'});`);
+    this.emit(`h.exec(D[${this.k}], ${hasMem ? 't0' : '0'}, ${this.k});`);
     this.helperInsns.push(this.k);
     this.syncIn();
     if (endsBlock(insn)) {

@@ -58,6 +58,15 @@ export class BlockHelpers {
     return condition(cc, op, a, b, res, fl);
   }
 
+  /** RDTSC at instruction k of the block (the clock counts the block's instructions before it); returns EAX. */
+  rdtsc(k: number): number {
+    const cpu = this.cpu;
+    cpu.accessInsnInBlock = k;
+    cpu.msr.readTscHalves();
+    cpu.accessInsnInBlock = 0;
+    return cpu.msr.tscLow;
+  }
+
   cf(op: number, a: number, b: number, res: number): number {
     return carryOf(op, a, b, res);
   }
@@ -144,7 +153,9 @@ export class BlockHelpers {
     return runString(this.cpu, code, seg, addr32 !== 0, rep, nextEip);
   }
 
-  exec(d: Decoded, ea: number): void {
+  /** Runs instruction k of the block in the interpreter; devices and the TSC see the k instructions before it. */
+  exec(d: Decoded, ea: number, k: number): void {
+    this.cpu.accessInsnInBlock = k;
     execute(this.cpu, d, ea);
   }
 

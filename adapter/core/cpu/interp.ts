@@ -549,9 +549,9 @@ export function execute(cpu: Cpu, d: Decoded, ea: number): void {
       break;
     case M.Rdtsc: {
       if (cpu.cr4 & Cr4.TSD && cpu.cpl !== 0 && cpu.protectedMode) cpu.raise(Vec.GP, 0);
-      const t = cpu.msr.tsc();
-      cpu.regs[0] = Number(t & 0xffffffffn) | 0;
-      cpu.regs[2] = Number(t >> 32n) | 0;
+      cpu.msr.readTscHalves();
+      cpu.regs[0] = cpu.msr.tscLow;
+      cpu.regs[2] = cpu.msr.tscHigh;
       break;
     }
     case M.Rdpmc: {

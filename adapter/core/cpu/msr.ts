@@ -40,8 +40,13 @@ const BRAND = 'mmiodbg virtual i686 CPU';
 
 export class MsrFile {
   /** TSC = timeNs() * tscPerNs + tscOffset. */
-  tscOffset = 0n;
+  private tscOffset = 0n;
+  /** tscOffset as a number while it is a safe integer (unless the guest writes a huge TSC), for BigInt-free reads. */
+  private tscOffsetNumber: number | undefined = 0;
   tscPerNs = 1;
+  /** The halves of the TSC read by the last readTscHalves(). */
+  tscLow = 0;
+  tscHigh = 0;
   /** Virtual time source in ns; the machine replaces it with the scheduler's clock. */
   timeNs: () => number = () => 0;
   sysenterCs = 0;
@@ -54,7 +59,7 @@ export class MsrFile {
   constructor(private readonly host: MsrHost) {}
 
   reset(): void {
-    this.tscOffset = 0n;
+    this.setTscOffset(0n);
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.plain.clear();
     this.plain.set(Msr.MTRRCAP, 0x508n); // 8 variable ranges, fixed ranges, write-combining
@@ -67,6 +72,27 @@ export class MsrFile {
     for (const fixed of [0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f]) {
       this.plain.set(fixed, 0n);
     }
+  }
+
+  private setTscOffset(offset: bigint): void {
+    this.tscOffset = offset;
+    const n = Number(offset);
+    this.tscOffsetNumber = Number.isSafeInteger(n) ? n : undefined;
+  }
+
+  /** Reads the TSC into tscLow/tscHigh, in plain number arithmetic when no 64-bit wrap-around is involved. */
+  readTscHalves(): void {
+    if (this.tscOffsetNumber !== undefined) {
+      const value = Math.floor(this.timeNs() * this.tscPerNs) + this.tscOffsetNumber;
+      if (value >= 0 && value <= Number.MAX_SAFE_INTEGER) {
+        this.tscLow = (value % 0x100000000) | 0;
+        this.tscHigh = Math.floor(value / 0x100000000) | 0;
+        return;
+      }
+    }
+    const t = this.tsc();
+    this.tscLow = Number(t & 0xffffffffn) | 0;
+    this.tscHigh = Number(t >> 32n) | 0;
   }
 
   tsc(): bigint {
@@ -97,7 +123,7 @@ export class MsrFile {
   write(index: number, value: bigint): void {
     switch (index >>> 0) {
       case Msr.TSC:
-        this.tscOffset = value - (this.tsc() - this.tscOffset);
+        this.setTscOffset(value - (this.tsc() - this.tscOffset));
         return;
       case Msr.APIC_BASE:
         if (this.apicBase) return this.apicBase.write(value);
