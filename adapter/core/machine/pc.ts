@@ -8,6 +8,7 @@ import { Cpu, RunExit, hex32 } from '../cpu/cpu';
 import { Cr0, Flag } from '../cpu/state';
 import { LocalApic } from '../devices/apic';
 import type { HpetConfig } from '../devices/hpet';
+import { AcpiPmTimer, PM_TIMER_PORT } from '../devices/acpi-pm-timer';
 import { Hpet, buildAcpiHpetTable, hpetPreset } from '../devices/hpet';
 import { I8042 } from '../devices/i8042';
 import { InterruptRouter } from '../devices/interrupt-router';
@@ -92,6 +93,7 @@ export class PcMachine {
   readonly hpet: Hpet;
   readonly hpetConfig: HpetConfig;
   readonly pci: PciHost;
+  readonly pmTimer: AcpiPmTimer;
   readonly post: PostCodePort;
   readonly debugConsole: DebugConsole;
   readonly debugExit: DebugExitPort;
@@ -160,6 +162,7 @@ export class PcMachine {
     this.debugConsole = new DebugConsole(this.ports, (b) => options.onDebugConsole?.(b));
     this.debugExit = new DebugExitPort(this.ports, (status) => this.requestExit(status));
     this.pci = new PciHost(this.ports, { onReset: reset });
+    this.pmTimer = new AcpiPmTimer(this.ports, this.clock);
 
     this.hpetConfig = options.hpet ?? hpetPreset('ich');
     this.hpet = new Hpet(this.hpetConfig, this.scheduler, this.pic, this.ioapic, this.lapic);
@@ -177,6 +180,7 @@ export class PcMachine {
       extraTables: [buildAcpiHpetTable(this.hpetConfig)],
       has8042: true,
       rtcCenturyIndex: 0x32,
+      pmTimerBlock: PM_TIMER_PORT,
     });
     installAcpiTables(this.phys, tables);
 
@@ -190,6 +194,7 @@ export class PcMachine {
       this.uart,
       this.i8042,
       this.pci,
+      this.pmTimer,
       this.sysctl,
       this.post,
       this.debugConsole,
