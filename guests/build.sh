@@ -33,6 +33,7 @@ done
 guests=(hello cpu-selftest hpet-probe bench-cpu pit-pic rtc-cmos uart pci apic i8042-ports)
 [ $# -ge 2 ] && guests=("${@:2}")
 for guest in "${guests[@]}"; do
+  [ "$guest" = linux-init ] && continue
   guest_objects=()
   for source in $(ls guests/"$guest"/*.c guests/"$guest"/*.asm 2>/dev/null | sort); do
     object="$objects/$guest-$(basename "$source").o"
@@ -44,3 +45,12 @@ for guest in "${guests[@]}"; do
     "${runtime_objects[@]}" "${guest_objects[@]}" "$libgcc"
   echo "built $out/$guest/$guest.elf ($(stat -c %s "$out/$guest/$guest.elf") bytes)"
 done
+
+# linux-init is not a bare-metal guest but a static i386 Linux program (the /init of the Linux boot test's
+# initramfs): no runtime, no linker script, entry _start.
+if [ $# -lt 2 ] || [[ " ${*:2} " == *" linux-init "* ]]; then
+  mkdir -p "$out/linux-init"
+  gcc "${cflags[@]}" -static -Wl,--build-id=none -Wl,-e,_start -o "$out/linux-init/linux-init.elf" \
+    guests/linux-init/init.c "$libgcc"
+  echo "built $out/linux-init/linux-init.elf ($(stat -c %s "$out/linux-init/linux-init.elf") bytes)"
+fi
