@@ -29,5 +29,9 @@ fi
 
 if [ -f package-lock.json ]; then npm ci --no-fund --no-audit; else npm install --no-fund --no-audit; fi
 
+# Debian's i386 Linux kernel for the Linux boot tests and benchmark, cached in .cache/linux/ (needs the i386
+# architecture in dpkg, which this adds as root). In CI the Linux tests fail without it instead of skipping.
+bash scripts/linux-setup.sh >/dev/null || echo "the Linux kernel could not be fetched (scripts/linux-setup.sh)" >&2
+
 # code-server for the end-to-end test, cached in .cache/code-server/ (the test installs it too when missing).
 bash scripts/e2e-setup.sh >/dev/null || echo "code-server could not be installed; the end-to-end test will skip" >&2
