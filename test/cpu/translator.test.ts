@@ -287,3 +287,41 @@ void describe('translator: stepping and budgets', () => {
     assert.equal(g.r32(0x0000), 0x41414141);
   });
 });
+
+void describe('translator: multiplication without BigInt', () => {
+  // Each case: the product, then CF and OF read back with SETC/SETO after the flags went lazy.
+  const cases: [string, number, number, number, number][] = [
+    // [operation, eax/first operand, ebx/second operand, expected edx (or 0), expected eax]
+    ['imul eax, ebx', 0x7fffffff, 2, 0, -2],
+    ['imul eax, ebx', -1, -1, 0, 1],
+    ['imul eax, ebx', 0x80000000 | 0, -1, 0, 0x80000000 | 0],
+    ['imul eax, ebx', 46341, 46341, 0, (46341 * 46341) | 0],
+    ['imul eax, ebx', 46340, 46340, 0, 46340 * 46340],
+    ['mul ebx', -1, -1, -2, 1],
+    ['mul ebx', 0x10000, 0x10000, 1, 0],
+    ['mul ebx', 12345, 6789, 0, 12345 * 6789],
+    ['imul ebx', -2, 3, -1, -6],
+    ['imul ebx', 0x80000000 | 0, 0x80000000 | 0, 0x40000000, 0],
+    ['imul ebx', 0x7fffffff, 0x7fffffff, 0x3fffffff, 1],
+  ];
+  for (const [operation, a, b, high, low] of cases) {
+    void it(`${operation} with ${a} and ${b}`, () => {
+      const g = guest(`
+        mov eax, ${a}
+        mov ebx, ${b}
+        xor edx, edx
+        ${operation}
+        setc cl
+        seto ch
+        hlt`);
+      g.runToHlt();
+      const wide = !operation.includes(',');
+      const exact =
+        BigInt(operation.startsWith('mul') ? a >>> 0 : a) * BigInt(operation.startsWith('mul') ? b >>> 0 : b);
+      const overflow = operation.startsWith('mul') ? exact >> 32n !== 0n : BigInt.asIntN(32, exact) !== exact;
+      assert.equal(g.eax, low >>> 0);
+      if (wide) assert.equal(g.edx, high >>> 0);
+      assert.equal(g.ecx & 0xffff, overflow ? 0x0101 : 0, 'CF and OF');
+    });
+  }
+});

@@ -1079,8 +1079,13 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     this.readOperand(1, size, 't0');
     const b = insn.opCount === 3 ? this.immOrReg(2, size) : this.readReg(insn.op0Register);
     this.emit(`t1 = ${b};`);
-    this.emit(`t2 = h.imul2(${size}, t0, t1, fo === 0 ? fl : h.mat(fo, fa, fb, fr, fl)); fl = h.flagsOut; fo = 0;`);
-    this.knownOp = CcOp.Eager;
+    if (size === 4) {
+      // The double product is exact below 2^53; above, it cannot equal an int32, which is the overflow case too.
+      this.emit('t2 = Math.imul(t0, t1); t3 = (t0 | 0) * (t1 | 0) !== t2 ? 1 : 0;');
+    } else {
+      this.emit('t3 = ((t0 << 16) >> 16) * ((t1 << 16) >> 16); t2 = t3 & 0xffff; t3 = t3 !== (t3 << 16) >> 16 ? 1 : 0;');
+    }
+    this.setLazy(CcOp.Mul, size, 't3', '0', 't2');
     this.writeReg(insn.op0Register, 't2');
     if (insn.op1Kind === OpKind.Memory) this.checkBlockExit();
   }

@@ -22,6 +22,8 @@ export const enum CcOp {
   Shl = 32,
   Shr = 36,
   Sar = 40,
+  /** IMUL r, r/m(, imm): a = 1 when the product did not fit (CF = OF = a), res = the truncated product. */
+  Mul = 44,
 }
 
 export const SIZE_INDEX: Record<1 | 2 | 4, number> = { 1: 0, 2: 1, 4: 2 };
@@ -65,6 +67,8 @@ export function carryOf(op: number, a: number, b: number, res: number): number {
       const sx = (op & 3) === 2 ? a | 0 : (op & 3) === 1 ? (a << 16) >> 16 : (a << 24) >> 24;
       return (sx >> (b - 1)) & 1;
     }
+    case CcOp.Mul:
+      return a & 1;
     default:
       return 0;
   }
@@ -89,6 +93,8 @@ function overflowOf(op: number, a: number, b: number, res: number): boolean {
       return ((res & s) !== 0) !== (carryOf(op, a, b, res) !== 0);
     case CcOp.Shr:
       return b === 1 && (a & s) !== 0;
+    case CcOp.Mul:
+      return (a & 1) !== 0;
     default:
       return false;
   }

@@ -5,10 +5,10 @@
 import { StopBeforeAccess } from '../bus/physical';
 import type { Cpu } from './cpu';
 import type { Decoded } from './decoded';
-import { carryOf, condition, materialize, PARITY } from './flags';
+import { carryOf, condition, materialize } from './flags';
 import { execute } from './interp';
 import { runString } from './strings';
-import { ARITH_FLAGS, Flag, GuestFault, Vec } from './state';
+import { Flag, GuestFault, Vec } from './state';
 
 export class BlockHelpers {
   /** Second result of helpers that return a value and new flags. */
@@ -120,30 +120,6 @@ export class BlockHelpers {
   }
 
   /** Two- and three-operand IMUL: the truncated product; CF = OF = the product did not fit. */
-  imul2(size: number, a: number, b: number, fl: number): number {
-    let result: number;
-    let overflow: boolean;
-    if (size === 4) {
-      result = Math.imul(a, b);
-      const exact = BigInt(a | 0) * BigInt(b | 0);
-      overflow = BigInt(result) !== exact;
-    } else if (size === 2) {
-      const p = ((a << 16) >> 16) * ((b << 16) >> 16);
-      result = p & 0xffff;
-      overflow = p !== (p << 16) >> 16;
-    } else {
-      const p = ((a << 24) >> 24) * ((b << 24) >> 24);
-      result = p & 0xff;
-      overflow = p !== (p << 24) >> 24;
-    }
-    const sign = size === 4 ? 0x80000000 : size === 2 ? 0x8000 : 0x80;
-    let f = (fl & ~ARITH_FLAGS) | PARITY[result & 0xff] | (overflow ? Flag.CF | Flag.OF : 0);
-    if (result === 0) f |= Flag.ZF;
-    if (result & sign) f |= Flag.SF;
-    this.flagsOut = f;
-    return result;
-  }
-
   bswap(v: number): number {
     return (v << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24) | 0;
   }

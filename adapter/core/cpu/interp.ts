@@ -771,12 +771,20 @@ function multiply(cpu: Cpu, d: Decoded, ea: number, signed: boolean): void {
     overflow = signed ? p !== (p << 16) >> 16 : (p & 0xffff0000) !== 0;
     low = p & 0xffff;
   } else {
-    const p = signed ? BigInt(r[0] | 0) * BigInt(src | 0) : BigInt(r[0] >>> 0) * BigInt(src >>> 0);
-    const lo = Number(BigInt.asIntN(32, p));
-    const hi = Number(BigInt.asIntN(32, p >> 32n));
+    const a = r[0];
+    // 32 x 32 -> 64 bits in doubles: the multiplier is split in 16-bit halves so every product stays exact.
+    const ua = a >>> 0;
+    const ub = src >>> 0;
+    const byLow = ua * (ub & 0xffff);
+    const byHigh = ua * (ub >>> 16);
+    const middle = byLow + (byHigh % 0x10000) * 0x10000;
+    const lo = middle % 0x100000000 | 0;
+    let hi = (Math.floor(byHigh / 0x10000) + Math.floor(middle / 0x100000000)) | 0;
+    // Signed: subtract the other operand from the high half for each negative operand (two's complement).
+    if (signed) hi = (hi - (a < 0 ? ub : 0) - ((src | 0) < 0 ? ua : 0)) | 0;
     r[0] = lo;
     r[2] = hi;
-    overflow = signed ? BigInt.asIntN(32, p) !== p : hi !== 0;
+    overflow = signed ? hi !== lo >> 31 : hi !== 0;
     low = lo;
   }
   setFlags(cpu, ARITH_FLAGS, (overflow ? Flag.CF | Flag.OF : 0) | szp(low, size));
