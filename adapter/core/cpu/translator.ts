@@ -39,7 +39,6 @@ export interface Block {
   other: Block | undefined;
   otherGeneration: number;
   executions: number;
-  readonly source: string;
 }
 
 export interface TranslatorStats {
@@ -354,7 +353,6 @@ export class Translator {
         other: undefined,
         otherGeneration: -1,
         executions: 0,
-        source: compiled.source,
       };
       this.register(block);
       this.stats.blocks++;
