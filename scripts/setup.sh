@@ -12,6 +12,7 @@ command -v gcc >/dev/null || need+=(gcc)
 # End-to-end test in a real VS Code (code-server + Chromium), see scripts/e2e-setup.sh.
 command -v chromium >/dev/null || need+=(chromium)
 command -v rg >/dev/null || need+=(ripgrep)
+command -v cpio >/dev/null || need+=(cpio) # initramfs for the Linux boot example in the README
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v python3 >/dev/null || need+=(python3)
 command -v make >/dev/null && command -v g++ >/dev/null || need+=(build-essential)
