@@ -8,6 +8,8 @@
  * - Memory: resident set size of a process that ran a 128 MiB guest (target: under 300 MiB).
  * - Hooks: extra cost of a hooked MMIO read (target: about 1 µs at most).
  * - DAP: launch to stop-on-entry and stepIn round trips, when the adapter bundle exists.
+ * - Linux: Debian's i386 kernel booted to a user-space /init, when scripts/linux-setup.sh has fetched it
+ *   (`--no-linux` leaves it out: it takes a few minutes).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { buildSync } from 'esbuild';
 import { Emulator } from '../adapter/runtime/emulator';
 import { qemuArguments } from '../test/support/qemu';
 import { benchHooks } from './hooks';
+import { benchLinuxBoot, findLinuxKernel } from './linux';
 
 const ROOT = join(__dirname, '..');
 /** Set in the bundled process, so that the figures come from the code as esbuild bundles it (enums inlined). */
@@ -174,7 +177,7 @@ function runBundled(): void {
   if (build.status !== 0) process.exit(build.status ?? 1);
   // iced-x86 loads its wasm from beside the bundle.
   copyFileSync(join(ROOT, 'dist', 'iced_x86_bg.wasm'), join(ROOT, 'out', 'iced_x86_bg.wasm'));
-  const r = spawnSync(process.execPath, [join(ROOT, 'out', 'bench.js')], {
+  const r = spawnSync(process.execPath, [join(ROOT, 'out', 'bench.js'), ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, MMIODBG_BENCH_BUNDLED: '1' },
   });
@@ -190,6 +193,25 @@ async function main(): Promise<void> {
   const hooks = benchHooks();
   console.log(`Hooks: ${JSON.stringify(hooks)}`);
   await dapBench();
+  if (!process.argv.includes('--no-linux')) await linuxBench();
+}
+
+async function linuxBench(): Promise<void> {
+  const kernel = findLinuxKernel(ROOT);
+  if (!kernel) {
+    console.log("Linux: no kernel in .cache/linux (bash scripts/linux-setup.sh fetches Debian's); skipped");
+    return;
+  }
+  const r = await benchLinuxBoot(ROOT, kernel, qemuAvailable());
+  const o = r.ours;
+  console.log(
+    `Linux boot to /init (${kernel.split('/').pop()}): ours ${fmt(o.seconds, 1)} s (${o.status}; ` +
+      `${fmt(o.instructions / 1e9, 2)} G instructions, ${fmt(o.instructions / o.seconds / 1e6, 1)} MIPS; ` +
+      `hpet0 line after ${fmt(o.toHpetLineSeconds, 1)} s)` +
+      (r.qemu
+        ? `; QEMU TCG ${fmt(r.qemu.seconds, 1)} s (${r.qemu.status}, real-time devices); ratio ${fmt(r.qemu.seconds / o.seconds, 2)}`
+        : ''),
+  );
 }
 
 void main();

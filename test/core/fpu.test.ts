@@ -45,7 +45,6 @@ class FakeCpu implements CpuCore {
     this.writeLinear(linear, size, value);
   }
   private check(linear: number, size: number, write: boolean): void {
-     
     if (linear + size > this.faultFrom) throw new GuestFault(Vec.PF, write ? 2 : 0, Math.max(linear, this.faultFrom));
   }
   readLinear(linear: number, size: 1 | 2 | 4): number {
@@ -67,7 +66,6 @@ class FakeCpu implements CpuCore {
     this.check(linear, length, true);
   }
   raise(vector: number, errorCode?: number): never {
-     
     throw new GuestFault(vector, errorCode);
   }
   shutdown(reason: string): never {
