@@ -325,3 +325,45 @@ void describe('translator: multiplication without BigInt', () => {
     });
   }
 });
+
+void describe('translator: blocks continue at forward JMP targets', () => {
+  void it('runs the target and skips the bytes jumped over, counting each JMP as an instruction', () => {
+    const g = guest(`
+      mov eax, 1
+      jmp over
+      ud2
+      mov eax, 99
+      over: add eax, 4
+      jmp done
+      ud2
+      done: hlt`);
+    g.runToHlt();
+    assert.equal(g.eax, 5);
+    assert.equal(g.cpu.translator.stats.blocks, 1, 'one block from the first instruction to HLT');
+    assert.equal(g.cpu.icount, 5, 'MOV, JMP, ADD, JMP, HLT');
+  });
+
+  void it('a fault after a followed JMP reports the faulting instruction at the target', () => {
+    const g = guest(`
+      xor ecx, ecx
+      mov eax, 7
+      jmp there
+      times 40 nop
+      there: nop
+      fault: div ecx
+      hlt`);
+    const t = g.runToTrap();
+    assert.deepEqual([t.vector, t.eip], [0, g.sym('fault')]);
+  });
+
+  void it('a store into the jump target, ahead in the same block, takes effect', () => {
+    const g = guest(`
+      mov byte [patch + 1], 0x42
+      jmp patch
+      ud2
+      patch: mov eax, 0x11
+      hlt`);
+    g.runToHlt();
+    assert.equal(g.eax, 0x42);
+  });
+});

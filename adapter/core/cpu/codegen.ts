@@ -868,6 +868,8 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     if (k0 === OpKind.NearBranch16 || k0 === OpKind.NearBranch32) {
       const target = this.branchTarget();
       this.checkTarget(String(target));
+      // The translator continued the block at the target: the next instruction compiled is the one jumped to.
+      if (this.k + 1 < this.eips.length && this.eips[this.k + 1] === target) return;
       return this.endWith(String(target));
     }
     if (k0 === OpKind.Register || k0 === OpKind.Memory) {

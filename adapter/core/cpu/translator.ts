@@ -3,7 +3,7 @@
  * function once, caches it by physical address and CPU mode, chains successors, and invalidates blocks when the
  * memory holding their code is written.
  */
-import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
+import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind } from 'iced-x86';
 import { PageKind } from '../bus/physical';
 import { BlockCodegen, endsBlock } from './codegen';
 import type { BlockMode } from './codegen';
@@ -50,6 +50,13 @@ export interface TranslatorStats {
 }
 
 const MAX_BLOCK_INSTRUCTIONS = 64;
+const MAX_FOLLOWED_JUMPS = 4;
+
+/** The target of a direct near JMP in 32-bit code that a block may continue at, or undefined. */
+function followedJumpTarget(insn: Instruction, single: boolean, code32: boolean): number | undefined {
+  if (single || !code32 || insn.mnemonic !== Mnemonic.Jmp) return undefined;
+  return insn.op0Kind === OpKind.NearBranch32 ? insn.nearBranch32 >>> 0 : undefined;
+}
 const MAX_INSTRUCTION_LENGTH = 15;
 
 export class Translator {
@@ -264,15 +271,16 @@ export class Translator {
     const cpu = this.cpu;
     const mode = this.blockMode();
     const eip = cpu.eip;
-    const limit = single
-      ? MAX_INSTRUCTION_LENGTH
-      : Math.min(0x1000 - (linear & 0xfff) + MAX_INSTRUCTION_LENGTH, MAX_BLOCK_INSTRUCTIONS * MAX_INSTRUCTION_LENGTH);
+    // The rest of the page (and one instruction's length beyond): followed jumps may continue anywhere in it, and
+    // every decode that starts on this page has its 15 bytes unless the next page cannot be fetched.
+    const limit = single ? MAX_INSTRUCTION_LENGTH : 0x1000 - (linear & 0xfff) + MAX_INSTRUCTION_LENGTH;
     const { bytes, pages, firstPageBytes } = this.fetchBytes(linear, physical, limit);
     const decoder = new Decoder(mode.code32 ? 32 : 16, bytes, DecoderOptions.None);
     decoder.ip = BigInt(eip >>> 0);
     const insns: Instruction[] = [];
     const decoded: Decoded[] = [];
     let offset = 0;
+    let followed = 0;
     try {
       while (insns.length < (single ? 1 : MAX_BLOCK_INSTRUCTIONS) && decoder.canDecode) {
         const here = (linear + offset) | 0;
@@ -295,7 +303,20 @@ export class Translator {
         insns.push(insn);
         decoded.push(describe(insn, bytes.subarray(offset, offset + insn.length), mode.code32));
         offset += insn.length;
-        if (insn.isInvalid || endsBlock(insn)) break;
+        if (insn.isInvalid) break;
+        if (endsBlock(insn)) {
+          // A direct JMP forward within the fetched bytes: go on decoding at its target in the same block (the
+          // code generator emits nothing for it), so that jumps over else-branches and to epilogues cost no
+          // block transition. The loop's checks (breakpoints, page end, CS limit) then apply to the target.
+          const target = followedJumpTarget(insn, single, mode.code32);
+          const targetOffset = target === undefined ? -1 : (target - eip) >>> 0;
+          if (target === undefined || targetOffset <= offset || targetOffset >= firstPageBytes) break;
+          if (++followed > MAX_FOLLOWED_JUMPS) break;
+          offset = targetOffset;
+          decoder.position = targetOffset;
+          decoder.ip = BigInt(target);
+          continue;
+        }
         if (!mode.code32 && insn.nextIP32 > 0xffff) break;
       }
       if (insns.length === 0) {
