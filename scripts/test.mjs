@@ -34,5 +34,5 @@ run('build', 'node', ['scripts/build.mjs']);
 const dirs = quick ? levels.map((l) => join('test', l)) : ['test'];
 const files = dirs.flatMap(testFiles);
 // A test file whose tests are done exits even if a handle stays open, and no single test may hang CI.
-const guards = ['--test-force-exit', '--test-timeout=300000'];
+const guards = ['--test-force-exit', '--test-timeout=1200000'];
 run('tests', process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...guards, ...files]);
