@@ -87,10 +87,10 @@ export async function benchTraceWebview(
     const scroll = await webview.scrollThrough(scrollFrames);
     const after = await webview.mainThread();
     const perFrame = (k: keyof typeof before): number => (after[k] - before[k]) / scrollFrames;
-    const device = await webview.setFilter('device', 'uart');
+    const device = await webview.setFilter('device', 'com1');
     const deviceClear = await webview.setFilter('device', '');
-    const text = await webview.setFilter('text', 'uart');
-    const textNarrow = await webview.setFilter('text', 'uart.thr');
+    const text = await webview.setFilter('text', 'com1');
+    const textNarrow = await webview.setFilter('text', 'com1.thr');
     const textClear = await webview.setFilter('text', '');
     const domElements = await webview.domElements();
     const heapAfterBytes = await webview.heapUsed();

@@ -77,22 +77,22 @@ void describe(
     });
 
     void it('filters by device, direction and text, and clears the filters', async () => {
-      const uart = seqsWhere(0, ROWS, (r) => r.device === 'uart');
-      const device = await webview.setFilter('device', 'uart');
-      assert.equal(device.status, `${uart.length} of ${ROWS} rows`);
+      const com1 = seqsWhere(0, ROWS, (r) => r.device === 'com1');
+      const device = await webview.setFilter('device', 'com1');
+      assert.equal(device.status, `${com1.length} of ${ROWS} rows`);
       await webview.scrollTo('bottom');
       let rows = (await webview.rows()).filter((r) => r.inView);
       assert.ok(
-        rows.every((r) => r.text.includes('uart.')),
-        'only uart rows',
+        rows.every((r) => r.text.includes('com1.')),
+        'only com1 rows',
       );
       assert.deepEqual(
         rows.map((r) => r.seq),
-        uart.slice(-rows.length),
-        'the last uart records, in order',
+        com1.slice(-rows.length),
+        'the last com1 records, in order',
       );
 
-      const writes = seqsWhere(0, ROWS, (r) => r.device === 'uart' && r.isWrite);
+      const writes = seqsWhere(0, ROWS, (r) => r.device === 'com1' && r.isWrite);
       assert.equal((await webview.setFilter('direction', 'w')).status, `${writes.length} of ${ROWS} rows`);
       await webview.scrollTo('top');
       assert.deepEqual(await inView(), writes.slice(0, (await inView()).length));
@@ -101,16 +101,16 @@ void describe(
 
       // Text: a word, more of it (scans only the rows shown), less of it again (scans everything), cleared.
       const registers = (name: string): number[] => seqsWhere(0, ROWS, (r) => `${r.device}.${r.register}` === name);
-      assert.equal((await webview.setFilter('text', 'UART')).status, `${uart.length} of ${ROWS} rows`);
-      const thr = registers('uart.THR');
-      assert.equal((await webview.setFilter('text', 'uart.thr')).status, `${thr.length} of ${ROWS} rows`);
+      assert.equal((await webview.setFilter('text', 'COM1')).status, `${com1.length} of ${ROWS} rows`);
+      const thr = registers('com1.THR');
+      assert.equal((await webview.setFilter('text', 'com1.thr')).status, `${thr.length} of ${ROWS} rows`);
       await webview.scrollTo('top');
       rows = (await webview.rows()).filter((r) => r.inView);
       assert.deepEqual(
         rows.map((r) => r.seq),
         thr.slice(0, rows.length),
       );
-      assert.equal((await webview.setFilter('text', 'uart')).status, `${uart.length} of ${ROWS} rows`);
+      assert.equal((await webview.setFilter('text', 'com1')).status, `${com1.length} of ${ROWS} rows`);
       const hooked = registers('hpet.GCAP_ID');
       assert.equal((await webview.setFilter('text', 'handled')).status, `${hooked.length} of ${ROWS} rows`);
       assert.equal((await webview.setFilter('text', '')).status, `${ROWS} rows`);

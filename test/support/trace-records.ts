@@ -1,6 +1,6 @@
 /**
  * Deterministic MMIO trace records shaped like a real hpet-probe run (as the adapter's `mmiodbg/trace` returns them):
- * mostly HPET main-counter polling, UART output with its status reads, PIT and PIC port writes, hooked GCAP_ID
+ * mostly HPET main-counter polling, COM1 output with its status reads, PIT and PIC port writes, hooked GCAP_ID
  * reads and the odd access to an address no device claims. Used by the trace webview's benchmark and tests, in
  * Node (expected results) and inside the page (the fake extension host), so both see the same rows.
  */
@@ -38,7 +38,7 @@ export function traceRecord(seq: number): TraceRecordView {
       isWrite: false,
       address: 0x3fd,
       size: 1,
-      device: 'uart',
+      device: 'com1',
       register: 'LSR',
       after: '0x60',
       fields: 'DR=0, OE=0, PE=0, FE=0, BI=0, THRE=1 (THR empty), TEMT=1, ERR=0',
@@ -53,7 +53,7 @@ export function traceRecord(seq: number): TraceRecordView {
       isWrite: true,
       address: 0x3f8,
       size: 1,
-      device: 'uart',
+      device: 'com1',
       register: 'THR',
       before: hex(byte, 2),
       after: hex(byte, 2),
