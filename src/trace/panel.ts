@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { customRequest, DEBUG_TYPE, errorMessage, isCustomEvent } from '../dap';
 import type { SessionTracker } from '../session';
+import { InstructionRevealer } from './disassembly';
 import { newNonce, traceHtml } from './html';
 import type { HostMessage, WebviewMessage } from './messages';
 import { isWebviewMessage } from './messages';
@@ -25,12 +26,14 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
   private fetching = false;
   private sessionId: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly instructions = new InstructionRevealer();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly sessions: SessionTracker,
   ) {
     this.disposables.push(
+      this.instructions,
       vscode.window.registerWebviewViewProvider('mmiodbg.trace', this, {
         webviewOptions: { retainContextWhenHidden: true },
       }),
@@ -88,7 +91,7 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
         }
         break;
       case 'reveal':
-        void revealInstruction(this.sessions.session, m.eip);
+        void this.instructions.reveal(this.sessions.session, m.eip, m.seq);
         break;
       case 'clear':
         // Rows before the current end stay hidden; new ones keep coming.
@@ -161,54 +164,5 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
   dispose(): void {
     clearTimeout(this.timer);
     for (const d of this.disposables) d.dispose();
-  }
-}
-
-/**
- * VS Code's Disassembly view follows the focused stack frame only (extensions cannot point it at an address).
- * When the EIP is the stopped guest's current instruction we open that view; otherwise a read-only listing from
- * the adapter's `disassemble` response, centred on the EIP, opens beside it.
- */
-async function revealInstruction(session: vscode.DebugSession | undefined, eip: number): Promise<void> {
-  const hex = `0x${eip.toString(16).padStart(8, '0')}`;
-  if (!session) {
-    void vscode.window.showInformationMessage(`mmiodbg: EIP ${hex} (no session to disassemble)`);
-    return;
-  }
-  try {
-    const frame = vscode.debug.activeStackItem;
-    if (frame instanceof vscode.DebugStackFrame) {
-      const trace = (await session.customRequest('stackTrace', { threadId: frame.threadId, levels: 1 })) as {
-        stackFrames?: { instructionPointerReference?: string }[];
-      };
-      const ip = trace.stackFrames?.[0]?.instructionPointerReference;
-      if (ip !== undefined && Number(ip) === eip) {
-        await vscode.commands.executeCommand('debug.action.openDisassemblyView');
-        return;
-      }
-    }
-    const listing = (await session.customRequest('disassemble', {
-      memoryReference: hex,
-      instructionOffset: -8,
-      instructionCount: 32,
-      resolveSymbols: true,
-    })) as { instructions?: { address: string; instructionBytes?: string; instruction: string; symbol?: string }[] };
-    const lines = (listing.instructions ?? []).map((i) => {
-      const mark = Number(i.address) === eip ? '=>' : '  ';
-      const symbol = i.symbol ? `<${i.symbol}> ` : '';
-      return `${mark} ${i.address}  ${(i.instructionBytes ?? '').padEnd(24)} ${symbol}${i.instruction}`;
-    });
-    const doc = await vscode.workspace.openTextDocument({
-      language: 'asm',
-      content: `; disassembly around EIP ${hex} (from the MMIO trace)\n${lines.join('\n')}\n`,
-    });
-    const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
-    const line = lines.findIndex((l) => l.startsWith('=>')) + 1;
-    if (line > 0) {
-      editor.selection = new vscode.Selection(line, 0, line, 0);
-      editor.revealRange(new vscode.Range(line, 0, line, 0), vscode.TextEditorRevealType.InCenter);
-    }
-  } catch (e) {
-    void vscode.window.showErrorMessage(`mmiodbg: cannot disassemble at ${hex}: ${errorMessage(e)}`);
   }
 }
