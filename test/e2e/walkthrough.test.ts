@@ -1,15 +1,16 @@
 /**
  * The release walk-through in a real VS Code (code-server 4.100.3 + Chromium): install the .vsix into a fresh
  * profile, open a workspace with the hpet-probe guest, F5, add an MMIO breakpoint on hpet.GCAP_ID from the
- * Peripherals view, stop there, read the decoded fields in Variables, save the seed hook, continue and find
- * `hpet0: 3 comparators` in the Debug Console. Screenshots of each step go to test-results/e2e/.
+ * Peripherals view, stop there, read the decoded fields in Variables, save the seed hook with Ctrl+S, click
+ * MMIO trace rows (a listing for another instruction, the Disassembly view for the stopped one), continue with F5
+ * and find `hpet0: 3 comparators` in the Debug Console. Screenshots of each step go to test-results/e2e/.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { packVsix } from '../support/vsix';
 import { CodeServer, codeServerEntry, runCommand } from './code-server';
 
@@ -68,6 +69,46 @@ async function openFile(page: Page, name: string): Promise<void> {
   await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 10_000 });
 }
 
+/** The row of a tree with this label, scrolling the tree with the mouse wheel until it is rendered. */
+async function treeRow(page: Page, tree: Locator, label: string, level: number): Promise<Locator> {
+  const row = tree
+    .locator(`.monaco-list-row[aria-level="${level}"]`, {
+      has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label}\\s*$`) }),
+    })
+    .first();
+  for (let i = 0; i < 40 && !(await row.count()); i++) {
+    await tree.locator('.monaco-list').first().hover();
+    await page.mouse.wheel(0, 60);
+    await page.waitForTimeout(150);
+  }
+  return row;
+}
+
+/** Break on Read/Write from the Peripherals view's context menu on a device register. */
+async function breakOn(page: Page, device: string, register: string, action: string, shotName?: string): Promise<void> {
+  await expandPane(page, 'Peripherals', true);
+  const peripherals = pane(page, 'Peripherals');
+  await peripherals.locator('.monaco-list-row').first().waitFor({ timeout: 60_000 });
+  // Collapse the devices opened before, so that the tree stays short.
+  const expanded = peripherals.locator('.monaco-list-row[aria-level="1"][aria-expanded="true"]');
+  for (let n = await expanded.count(); n > 0; n--) await expanded.first().click();
+  const deviceRow = await treeRow(page, peripherals, device, 1);
+  if ((await deviceRow.getAttribute('aria-expanded')) !== 'true') await deviceRow.click();
+  // The registers arrive from the adapter after the click.
+  await peripherals.locator('.monaco-list-row[aria-level="2"]').first().waitFor({ timeout: 15_000 });
+  const registerRow = await treeRow(page, peripherals, register, 2);
+  await registerRow.click({ button: 'right' });
+  const menuItem = page.locator('.context-view .action-item', { hasText: action }).first();
+  await menuItem.waitFor({ timeout: 10_000 });
+  if (shotName) await shot(page, shotName);
+  // A click right after the menu opened can go unseen: click until the menu closes.
+  for (let i = 0; i < 5 && (await menuItem.isVisible()); i++) {
+    await page.waitForTimeout(300);
+    await menuItem.click().catch(() => undefined);
+  }
+  await expandPane(page, 'Peripherals', false);
+}
+
 async function debugConsoleText(page: Page): Promise<string> {
   return (
     await page
@@ -113,29 +154,29 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
           return;
         }
 
-        // 2. Start debugging (F5 is the browser's reload key, so through the palette): the guest stops on entry.
-        await runCommand(page, 'Debug: Start Debugging');
+        // 2. F5 starts the launch.json configuration; the guest stops on entry. VS Code binds F5 to Start
+        //    Debugging only once the extension host has registered the debug types that extensions contribute
+        //    (context key debuggersAvailable); before that, F5 runs debug.openView, which only shows the Run and
+        //    Debug view. The view's launch-configuration dropdown appears at that same moment: wait for it.
+        await page.locator('.activitybar .action-label[aria-label^="Run and Debug"]').click();
+        await page
+          .locator('.start-debug-action-item select option', { hasText: 'hpet-probe' })
+          .waitFor({ state: 'attached', timeout: 60_000 });
+        await page.keyboard.press('F5');
         await pane(page, 'Call Stack')
           .locator('.pane-header', { hasText: /Paused on entry/i })
           .waitFor({ timeout: 60_000 });
         await expandPane(page, 'Watch', false);
         await expandPane(page, 'Peripherals', true);
-        const peripherals = pane(page, 'Peripherals');
-        const hpetRow = peripherals.locator('.monaco-list-row', { hasText: 'hpet' }).first();
-        await hpetRow.waitFor({ timeout: 60_000 });
+        await pane(page, 'Peripherals')
+          .locator('.monaco-list-row', { hasText: 'hpet' })
+          .first()
+          .waitFor({ timeout: 60_000 });
         await shot(page, '02-stopped-on-entry');
 
         // 3. Break on Read from the Peripherals view's context menu on hpet → GCAP_ID.
-        await hpetRow.click();
-        const gcapRow = peripherals.locator('.monaco-list-row', { hasText: 'GCAP_ID' }).first();
-        await gcapRow.waitFor({ timeout: 10_000 });
-        await gcapRow.click({ button: 'right' });
-        const menuItem = page.locator('.context-view .action-item', { hasText: 'Break on Read' }).first();
-        await menuItem.waitFor({ timeout: 10_000 });
-        await shot(page, '03-peripherals-context-menu');
-        await menuItem.click();
+        await breakOn(page, 'hpet', 'GCAP_ID', 'Break on Read', '03-peripherals-context-menu');
         // The new function breakpoint sits below the adapter's exception filters in the Breakpoints view.
-        await expandPane(page, 'Peripherals', false);
         const breakpoints = pane(page, 'Breakpoints').locator('.monaco-list-row', { hasText: 'read hpet.GCAP_ID' });
         await breakpoints.waitFor({ state: 'attached', timeout: 10_000 }).catch(() => undefined);
         await breakpoints.scrollIntoViewIfNeeded({ timeout: 5_000 }).catch(() => undefined);
@@ -174,7 +215,7 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         await editor.click();
         await page.keyboard.press('Control+A');
         await page.keyboard.insertText(SEED_HOOK);
-        await runCommand(page, 'File: Save');
+        await page.keyboard.press('Control+S');
         const saved = join(workspace, 'hooks.mmh');
         for (let i = 0; i < 40 && !readFileSync(saved, 'utf8').includes('NUM_TIM_CAP'); i++)
           await page.waitForTimeout(250);
@@ -187,29 +228,74 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         await hooks.locator('.monaco-list-row', { hasText: 'GCAP_ID' }).first().waitFor({ timeout: 15_000 });
         await shot(page, '05-hook-saved');
 
-        // 6. The watchpoint stopped the guest on its GCAP_ID read, before the access: continuing runs that read
-        //    through the hook just saved, so the same run now prints one comparator fewer — no restart. The
-        //    watchpoint covers both halves of the 64-bit register, so continue past its stops.
-        await runCommand(page, 'Debug: Continue');
+        // 6. F5 continues: the GCAP_ID read runs through the hook just saved (the watchpoint stopped before the
+        //    access, so no restart), and the watchpoint stops again on the register's upper half (F5 again). With
+        //    the hook, the guest sees 3 timers and reads their configuration in a loop: break on timer 1's, whose
+        //    instruction read timer 0's in the first round.
+        await breakOn(page, 'hpet', 'T1_CONF_CAP', 'Break on Read');
+        const callStack = pane(page, 'Call Stack');
+        const header = callStack.locator('.pane-header');
+        const stopDeadline = Date.now() + 60_000;
+        while (!(await header.filter({ hasText: /read hpet\.T1_CONF_CAP/ }).count())) {
+          if (Date.now() > stopDeadline) throw new Error('the guest did not stop on the T1_CONF_CAP read');
+          // F5 continues when stopped and does nothing while the guest runs.
+          if (await header.filter({ hasText: /read hpet\.GCAP_ID/ }).count()) await page.keyboard.press('F5');
+          await page.waitForTimeout(700);
+        }
+        const stoppedEip = /at eip (0x[0-9a-f]{8})/.exec(await header.innerText())?.[1];
+        assert.ok(stoppedEip, `no EIP in the stop description: ${await header.innerText()}`);
+
+        // 7. MMIO trace rows open their instruction. The hooked GCAP_ID read is another instruction than the
+        //    stopped one: its row opens a read-only listing beside the editor, marked at its EIP.
+        await runCommand(page, 'mmiodbg: Show MMIO Trace');
+        const trace = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+        await trace.locator('#text').fill('handled');
+        const hookedRow = trace.locator('#rows .row:visible', { hasText: 'hpet.GCAP_ID' }).first();
+        await hookedRow.waitFor({ timeout: 30_000 });
+        const hookedEip = (await hookedRow.locator('.eip').innerText()).trim();
+        assert.notEqual(hookedEip, stoppedEip);
+        await hookedRow.click();
+        await page.locator('.tabs-container .tab.active', { hasText: `EIP ${hookedEip}` }).waitFor({ timeout: 15_000 });
+        await page.locator('.monaco-editor .view-lines', { hasText: `=> ${hookedEip}` }).waitFor({ timeout: 10_000 });
+        await shot(page, '06-trace-row-listing');
+
+        //    The timer 0 read of the first round came from the stopped instruction: its row opens VS Code's
+        //    Disassembly view there, with the stack-frame marker on that instruction.
+        await trace.locator('#text').fill(stoppedEip);
+        const stoppedRow = trace.locator('#rows .row:visible', { hasText: 'hpet.T0_CONF_CAP' }).first();
+        await stoppedRow.waitFor({ timeout: 15_000 });
+        assert.equal((await stoppedRow.locator('.eip').innerText()).trim(), stoppedEip);
+        await stoppedRow.click();
+        await page.locator('.tabs-container .tab.active', { hasText: 'Disassembly' }).waitFor({ timeout: 15_000 });
+        await page
+          .locator('.disassembly-view .monaco-list-row', {
+            // The focused-frame marker (the current-instruction one needs a frame VS Code deems the top).
+            has: page.locator('.codicon-debug-stackframe, .codicon-debug-stackframe-focused'),
+            hasText: new RegExp(stoppedEip, 'i'),
+          })
+          .first()
+          .waitFor({ timeout: 15_000 });
+        await shot(page, '07-trace-row-disassembly');
+
+        // 8. The guest printed its HPET line on the way: one comparator fewer, without a restart.
+        await runCommand(page, 'Remove All Breakpoints');
+        await page.keyboard.press('F5');
         await runCommand(page, 'Debug Console: Focus on Debug Console View');
         const deadline = Date.now() + 60_000;
         let text = '';
         while (!/hpet0: \d+ comparators/.test(text) && Date.now() < deadline) {
           await page.waitForTimeout(500);
           text = await debugConsoleText(page);
-          const paused = await pane(page, 'Call Stack')
-            .locator('.pane-header', { hasText: /read hpet\.GCAP_ID/ })
-            .count();
-          if (paused && !/hpet0: \d+ comparators/.test(text)) await runCommand(page, 'Debug: Continue');
         }
         assert.doesNotMatch(text, /hpet0: 4 comparators/);
-        await shot(page, '06-debug-console');
+        await shot(page, '08-debug-console');
         assert.match(text, /hpet0: 3 comparators/);
 
-        // 7. The MMIO trace of the run.
+        // 9. The MMIO trace of the run.
         await runCommand(page, 'mmiodbg: Show MMIO Trace');
+        await trace.locator('#text').fill('');
         await page.waitForTimeout(2_000);
-        await shot(page, '07-mmio-trace');
+        await shot(page, '09-mmio-trace');
       } catch (e) {
         if (current) await shot(current, '99-failure').catch(() => undefined);
         writeFileSync(join(SHOTS, 'code-server.log'), server.log.join(''));
