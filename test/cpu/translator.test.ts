@@ -367,3 +367,28 @@ void describe('translator: blocks continue at forward JMP targets', () => {
     assert.equal(g.eax, 0x42);
   });
 });
+
+void describe('translator: the EIP devices see', () => {
+  void it('port reads and writes in the middle of a block carry the EIP of their own instruction', () => {
+    const g = guest(`
+      mov dx, 0x510
+      nop
+      inport: in al, dx
+      nop
+      outport: out dx, al
+      hlt`);
+    const seen: number[] = [];
+    g.ports.register(
+      0x510,
+      1,
+      {
+        read: () => (seen.push(g.cpu.accessEip), 0x5a),
+        write: () => void seen.push(g.cpu.accessEip),
+        peek: () => 0x5a,
+      },
+      { device: 'probe', valid: { min: 1, max: 1 }, impl: { min: 1, max: 1 } },
+    );
+    g.runToHlt();
+    assert.deepEqual(seen, [g.sym('inport'), g.sym('outport')]);
+  });
+});

@@ -473,11 +473,13 @@ export class Cpu implements CpuCore {
   }
 
   portRead(port: number, size: 1 | 2 | 4): number {
+    this.accessEip = this.eip;
     if (this.protectedMode && (this.cpl > ((this.eflags >> 12) & 3) || this.vm86)) this.ioPermission?.(port, size);
     return this.ports.read(port, size);
   }
 
   portWrite(port: number, size: 1 | 2 | 4, value: number): void {
+    this.accessEip = this.eip;
     if (this.protectedMode && (this.cpl > ((this.eflags >> 12) & 3) || this.vm86)) this.ioPermission?.(port, size);
     this.ports.write(port, size, value);
   }

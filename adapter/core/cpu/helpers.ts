@@ -132,6 +132,7 @@ export class BlockHelpers {
   /** Runs instruction k of the block in the interpreter; devices and the TSC see the k instructions before it. */
   exec(d: Decoded, ea: number, k: number): void {
     this.cpu.accessInsnInBlock = k;
+    this.cpu.accessEip = this.cpu.eip;
     execute(this.cpu, d, ea);
   }
 
