@@ -8,6 +8,8 @@
  * - Memory: resident set size of a process that ran a 128 MiB guest (target: under 300 MiB).
  * - Hooks: extra cost of a hooked MMIO read (target: about 1 µs at most).
  * - DAP: launch to stop-on-entry and stepIn round trips, when the adapter bundle exists.
+ * - Trace webview: 100,000 MMIO trace rows in the real webview script in headless Chromium (ingest, scrolling frame
+ *   times, filters, DOM size, heap).
  * - Linux: Debian's i386 kernel booted to a user-space /init, when scripts/linux-setup.sh has fetched it
  *   (`--no-linux` leaves it out: it takes a few minutes).
  */
@@ -19,6 +21,7 @@ import { Emulator } from '../adapter/runtime/emulator';
 import { qemuArguments } from '../test/support/qemu';
 import { benchHooks } from './hooks';
 import { benchLinuxBoot, findLinuxKernel } from './linux';
+import { benchTraceWebview, formatTraceWebviewBench } from './trace-webview';
 
 const ROOT = join(__dirname, '..');
 /** Set in the bundled process, so that the figures come from the code as esbuild bundles it (enums inlined). */
@@ -193,6 +196,7 @@ async function main(): Promise<void> {
   const hooks = benchHooks();
   console.log(`Hooks: ${JSON.stringify(hooks)}`);
   await dapBench();
+  console.log(formatTraceWebviewBench(await benchTraceWebview(ROOT)));
   if (!process.argv.includes('--no-linux')) await linuxBench();
 }
 
