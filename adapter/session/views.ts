@@ -57,7 +57,11 @@ export function traceView(machine: PcMachine, r: TraceRecord): TraceRecordView {
   if (register && seen !== undefined) {
     const delta = device ? r.address - (device.description.base + register.offset) : 0;
     const inRegister = delta >= 0 ? seen << BigInt(delta * 8) : seen >> BigInt(-delta * 8);
-    fields = decodeFields(register, inRegister);
+    const lsb = Math.max(0, delta * 8);
+    const msb = Math.min(register.width, (delta + r.size) * 8) - 1;
+    // An access to part of the register decodes only the fields it covers.
+    const partial = lsb > 0 || msb < register.width - 1;
+    fields = decodeFields(register, inRegister, partial ? { lsb, msb } : undefined);
   }
   return {
     seq: r.seq,

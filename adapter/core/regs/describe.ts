@@ -112,13 +112,23 @@ export function formatHex(value: bigint, widthBits: number): string {
 }
 
 /** `REV_ID=1, NUM_TIM_CAP=3 (4 timers), ...` */
-export function decodeFields(register: RegisterDescription, value: bigint): string {
+/**
+ * "NAME=value (meaning), ..." for the register's fields. With `bits` (an access to part of the register, e.g. the
+ * upper dword of a 64-bit register), only the fields it covers are decoded; a field it covers in part is marked.
+ */
+export function decodeFields(
+  register: RegisterDescription,
+  value: bigint,
+  bits?: { readonly lsb: number; readonly msb: number },
+): string {
   return register.fields
-    .filter((f) => f.access !== 'RSVD')
+    .filter((f) => f.access !== 'RSVD' && (!bits || (f.msb >= bits.lsb && f.lsb <= bits.msb)))
     .map((f) => {
       const v = getField(value, f);
       const shown =
         f.format === 'dec' || f.msb === f.lsb ? v.toString() : v < 10n ? v.toString() : '0x' + v.toString(16);
+      // The meaning of part of a field's bits would mislead: a partly accessed field shows its bits only.
+      if (bits && (f.lsb < bits.lsb || f.msb > bits.msb)) return `${f.name}=${shown} (partly accessed)`;
       const meaning = explainField(f, v);
       return meaning === undefined ? `${f.name}=${shown}` : `${f.name}=${shown} (${meaning})`;
     })
