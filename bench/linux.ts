@@ -5,11 +5,11 @@
  * and the kernel's delay loops are executed instructions.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Emulator } from '../adapter/runtime/emulator';
-import { cpioNewc } from '../test/support/cpio';
+import { linuxInitramfs } from '../test/support/linux';
 import { qemuArguments } from '../test/support/qemu';
 
 export interface LinuxBootFigures {
@@ -18,29 +18,11 @@ export interface LinuxBootFigures {
   readonly qemu: { seconds: number; status: string } | undefined;
 }
 
-export function findLinuxKernel(root: string): string | undefined {
-  const dir = join(root, '.cache', 'linux');
-  if (!existsSync(dir)) return undefined;
-  const name = readdirSync(dir).find((n) => /^vmlinuz-.*-686$/.test(n));
-  return name ? join(dir, name) : undefined;
-}
-
 export async function benchLinuxBoot(root: string, kernel: string, withQemu: boolean): Promise<LinuxBootFigures> {
   const work = mkdtempSync(join(tmpdir(), 'mmiodbg-bench-linux-'));
   try {
     const initrd = join(work, 'initrd.cpio');
-    writeFileSync(
-      initrd,
-      cpioNewc([
-        { name: 'sys', mode: 0o040755 },
-        { name: 'proc', mode: 0o040755 },
-        {
-          name: 'init',
-          mode: 0o100755,
-          data: readFileSync(join(root, 'guests', 'linux-init', 'linux-init.elf')),
-        },
-      ]),
-    );
+    writeFileSync(initrd, linuxInitramfs(root));
     let serial = '';
     let hpetLineMs = 0;
     const t0 = performance.now();

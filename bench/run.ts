@@ -20,7 +20,8 @@ import { buildSync } from 'esbuild';
 import { Emulator } from '../adapter/runtime/emulator';
 import { qemuArguments } from '../test/support/qemu';
 import { benchHooks } from './hooks';
-import { benchLinuxBoot, findLinuxKernel } from './linux';
+import { findLinuxKernel } from '../test/support/linux';
+import { benchLinuxBoot } from './linux';
 import { benchTraceWebview, formatTraceWebviewBench } from './trace-webview';
 
 const ROOT = join(__dirname, '..');

@@ -313,22 +313,7 @@ void describe('x87, CPUID, TSC, MSRs', () => {
       mov eax, -16
       mov edx, -1
       wrmsr
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
-      nop
+      times 16 nop
       rdtsc
       cli
       hlt`,

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 
-export const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium';
+
+export { CHROMIUM };
 
 /** Installs code-server when needed; returns its entry script, or why it cannot run here. */
 export function codeServerEntry(): { entry: string } | { unavailable: string } {
@@ -149,15 +151,7 @@ export class CodeServer {
       executablePath: CHROMIUM,
       viewport: { width: 1500, height: 940 },
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
       env: this.env,
     });
     const page = this.browser.pages()[0] ?? (await this.browser.newPage());

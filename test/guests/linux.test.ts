@@ -6,24 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cpioNewc } from '../support/cpio';
-import { guestElfPath, isQemuAvailable, runInQemu } from '../support/qemu';
+import { findLinuxKernel, linuxInitramfs } from '../support/linux';
+import { isQemuAvailable, runInQemu } from '../support/qemu';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'mmiodbg.js');
-const KERNEL_DIR = join(ROOT, '.cache', 'linux');
-
-function findKernel(): string | undefined {
-  if (!existsSync(KERNEL_DIR)) return undefined;
-  const name = readdirSync(KERNEL_DIR).find((n) => /^vmlinuz-.*-686$/.test(n));
-  return name ? join(KERNEL_DIR, name) : undefined;
-}
-
-const kernel = findKernel();
+const kernel = findLinuxKernel(ROOT);
 // CI runs scripts/linux-setup.sh, so a missing kernel there is a set-up failure, not a reason to skip.
 const skip = kernel || process.env.CI ? false : 'no kernel in .cache/linux (run scripts/linux-setup.sh)';
 
@@ -73,14 +65,7 @@ void describe('Linux (Debian i386 686 kernel)', { skip }, () => {
   const work = mkdtempSync(join(tmpdir(), 'mmiodbg-linux-'));
   after(() => rmSync(work, { recursive: true, force: true }));
   const initrd = join(work, 'initrd.cpio');
-  writeFileSync(
-    initrd,
-    cpioNewc([
-      { name: 'sys', mode: 0o040755 },
-      { name: 'proc', mode: 0o040755 },
-      { name: 'init', mode: 0o100755, data: readFileSync(guestElfPath('linux-init')) },
-    ]),
-  );
+  writeFileSync(initrd, linuxInitramfs(ROOT));
 
   void it(
     'boots with the APIC and an initramfs to user space, which prints what it prints under QEMU',

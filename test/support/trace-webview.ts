@@ -14,18 +14,10 @@ import { buildSync } from 'esbuild';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { newNonce, traceHtml } from '../../src/trace/html';
 import type { WebviewMessage } from '../../src/trace/messages';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium';
 import type { FilterResult, LoadResult, RowView, ScrollResult } from './trace-webview-page';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export { CHROMIUM, CHROMIUM_ARGS };
 
 /** Why the webview cannot be hosted here, or undefined when it can. */
 export function traceWebviewUnavailable(root: string): string | undefined {
