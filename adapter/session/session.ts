@@ -119,9 +119,9 @@ class Handles {
   get(id: number): (() => VarNode[]) | undefined {
     return this.map.get(id);
   }
+  /** Forgets every reference; numbers are not reused, so a reference from an earlier stop never aliases a new one. */
   reset(): void {
     this.map.clear();
-    this.next = 1;
   }
 }
 
