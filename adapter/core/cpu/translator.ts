@@ -51,13 +51,13 @@ export interface TranslatorStats {
 
 const MAX_BLOCK_INSTRUCTIONS = 64;
 const MAX_FOLLOWED_JUMPS = 4;
+const MAX_INSTRUCTION_LENGTH = 15;
 
 /** The target of a direct near JMP in 32-bit code that a block may continue at, or undefined. */
 function followedJumpTarget(insn: Instruction, single: boolean, code32: boolean): number | undefined {
   if (single || !code32 || insn.mnemonic !== Mnemonic.Jmp) return undefined;
   return insn.op0Kind === OpKind.NearBranch32 ? insn.nearBranch32 >>> 0 : undefined;
 }
-const MAX_INSTRUCTION_LENGTH = 15;
 
 export class Translator {
   private readonly cache = new Map<number, Block[]>();
