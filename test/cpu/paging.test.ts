@@ -25,12 +25,7 @@ const ring3 = (label: string): string => `
   mov ax, UDATA
   mov ds, ax
   mov es, ax
-  push UDATA
-  push USTACK
-  push 2
-  push UCODE
-  push ${label}
-  iret`;
+  ENTER_RING3 ${label}`;
 
 void describe('paging', () => {
   void it('translates 4 KiB pages and sets accessed and dirty bits', () => {

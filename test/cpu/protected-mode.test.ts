@@ -12,12 +12,7 @@ function toRing3(label: string, eflags = 0x2): string {
       mov ax, UDATA
       mov ds, ax
       mov es, ax
-      push UDATA
-      push USTACK
-      push ${eflags}
-      push UCODE
-      push ${label}
-      iret`;
+      ENTER_RING3 ${label}, ${eflags}`;
 }
 
 void describe('protected mode: segment register loads', () => {

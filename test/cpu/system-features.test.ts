@@ -331,12 +331,7 @@ void describe('x87, CPUID, TSC, MSRs', () => {
       mov eax, cr4
       or eax, 1 << 2
       mov cr4, eax
-      push UDATA
-      push USTACK
-      push 2
-      push UCODE
-      push user
-      iret
+      ENTER_RING3 user
       user:
       fault: rdtsc
       jmp $`);
@@ -411,12 +406,7 @@ void describe('x87, CPUID, TSC, MSRs', () => {
       mov ax, UDATA
       mov ds, ax
       mov es, ax
-      push UDATA
-      push USTACK
-      push 2
-      push UCODE
-      push user
-      iret
+      ENTER_RING3 user
       user:
       mov ecx, esp
       mov edx, back
@@ -449,12 +439,7 @@ void describe('x87, CPUID, TSC, MSRs', () => {
       mov eax, KCODE
       xor edx, edx
       wrmsr
-      push UDATA
-      push USTACK
-      push 2
-      push UCODE
-      push user
-      iret
+      ENTER_RING3 user
       user:
       fault: sysexit
       jmp $`);

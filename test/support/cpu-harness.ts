@@ -59,6 +59,15 @@ SCRATCH equ 0x${SCRATCH.toString(16)}
 USTACK equ 0x${USTACK.toString(16)}
 PD equ 0x${PD.toString(16)}
 PT0 equ 0x${PT0.toString(16)}
+; Enters ring 3 at label %1 with IRET: user code segment, user stack at USTACK, EFLAGS %2 (default 2).
+%macro ENTER_RING3 1-2 2
+  push UDATA
+  push USTACK
+  push %2
+  push UCODE
+  push %1
+  iret
+%endmacro
 `;
 
 export interface Trap {
