@@ -231,7 +231,18 @@ export class Emulator {
     return best;
   }
 
-  symbolAddress(name: string): number | undefined {
+  /** The function symbol whose recorded extent (size > 0) contains `address`. */
+  functionAt(address: number): { name: string; address: number; size: number } | undefined {
+    const a = address >>> 0;
+    for (const s of this.plan.symbols) {
+      if (s.kind !== 'function' || s.size <= 0) continue;
+      const offset = a - (s.address >>> 0);
+      if (offset >= 0 && offset < s.size) return { name: s.name, address: s.address >>> 0, size: s.size };
+    }
+    return undefined;
+  }
+
+    symbolAddress(name: string): number | undefined {
     return this.plan.symbols.find((s) => s.name === name)?.address;
   }
 

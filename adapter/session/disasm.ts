@@ -34,6 +34,15 @@ export interface StepInfo {
 
 const MAX_LENGTH = 15;
 
+/** Code segment default operand size: 32-bit for a big CS in protected mode, else 16-bit (real mode, vm86). */
+export function codeBitness(cpu: {
+  readonly seg: readonly { readonly big: boolean }[];
+  readonly protectedMode: boolean;
+  readonly vm86: boolean;
+}): 16 | 32 {
+  return cpu.seg[1].big && cpu.protectedMode && !cpu.vm86 ? 32 : 16;
+}
+
 let sharedFormatter: Formatter | undefined;
 let sharedInstruction: Instruction | undefined;
 

@@ -5,7 +5,7 @@
  */
 import type { Emulator, SliceResult, StopCause } from '../runtime/emulator';
 import type { StepInfo } from './disasm';
-import { stepInfo } from './disasm';
+import { codeBitness, stepInfo } from './disasm';
 import type { LineTable, SourceLocation } from './dwarf';
 import { readMemory } from './memory';
 
@@ -225,7 +225,7 @@ export class RunController {
   currentInstruction(): StepInfo | undefined {
     const machine = this.emulator.machine;
     const cpu = machine.cpu;
-    const bitness = cpu.seg[1].big && cpu.protectedMode && !cpu.vm86 ? 32 : 16;
+    const bitness = codeBitness(cpu);
     return stepInfo(
       (linear, length) => readMemory(machine, { physical: false, address: linear >>> 0 }, length),
       cpu.linearIp,

@@ -18,8 +18,10 @@ import type { EmulatorConfig, StopCause } from '../runtime/emulator';
 import { Emulator, EmulatorConfigError } from '../runtime/emulator';
 import type { CodeBreakpoint, WatchBreakpoint } from './breakpoints';
 import { Breakpoints, parseDataId, parseWatchName } from './breakpoints';
-import { disassemble } from './disasm';
+import { codeBitness, disassemble } from './disasm';
 import { LineTable } from './dwarf';
+import type { ListingContext } from './listing';
+import { LISTING_MIME_TYPE, Listings } from './listing';
 import type { SourceLocation } from './dwarf';
 import { ErrorCode, SessionError, invalidArgument, toErrorMessage } from './errors';
 import type { EvalEnvironment, EvalValue } from './evaluate';
@@ -153,6 +155,7 @@ export class MmiodbgSession extends DebugSession {
   private readonly sourcePaths = new Map<string, string | undefined>();
   private readonly breakpoints = new Breakpoints();
   private readonly handles = new Handles();
+  private readonly listings = new Listings();
   private configured: Promise<void> = Promise.resolve();
   private markConfigured: () => void = () => undefined;
   private readonly serial = new OutputBuffer('stdout', (c, t) => this.output(c, t));
@@ -196,6 +199,7 @@ export class MmiodbgSession extends DebugSession {
       setDataBreakpoints: (a: DebugProtocol.SetDataBreakpointsArguments) => this.setDataBreakpoints(a),
       exceptionInfo: () => this.exceptionInfo(),
       stackTrace: (a: DebugProtocol.StackTraceArguments) => this.stackTrace(a),
+      source: (a: DebugProtocol.SourceArguments) => this.source(a),
       scopes: () => this.scopes(),
       variables: (a: DebugProtocol.VariablesArguments) => this.variables(a),
       setVariable: (a: DebugProtocol.SetVariableArguments) => this.setVariable(a),
@@ -390,6 +394,7 @@ export class MmiodbgSession extends DebugSession {
     const launchArgs = (args.arguments as LaunchArguments | undefined) ?? this.launchArgs;
     if (!launchArgs) throw new SessionError(ErrorCode.NotLaunched, 'nothing to restart: the guest was never launched');
     this.stopEverything();
+    this.listings.clear();
     const emulator = this.createEmulator(launchArgs);
     this.launchArgs = launchArgs;
     this.machineDead = false;
@@ -704,8 +709,10 @@ export class MmiodbgSession extends DebugSession {
   }
 
   private setBreakpoints(args: DebugProtocol.SetBreakpointsArguments): DebugProtocol.SetBreakpointsResponse['body'] {
-    const path = args.source.path ?? args.source.name ?? '';
     const requested = args.breakpoints ?? (args.lines ?? []).map((line) => ({ line }));
+    const reference = args.source.sourceReference ?? 0;
+    if (reference > 0) return this.setListingBreakpoints(args.source, reference, requested);
+    const path = args.source.path ?? args.source.name ?? '';
     const lines = this.lines;
     const result: DebugProtocol.Breakpoint[] = [];
     const code: CodeBreakpoint[] = [];
@@ -747,6 +754,32 @@ export class MmiodbgSession extends DebugSession {
       });
     }
     this.breakpoints.setCode(`source:${path}`, code);
+    this.applyCodeBreakpoints();
+    return { breakpoints: result };
+  }
+
+  /** Breakpoints in the gutter of a disassembly listing: each line is one instruction. */
+  private setListingBreakpoints(
+    source: DebugProtocol.Source,
+    reference: number,
+    requested: readonly DebugProtocol.SourceBreakpoint[],
+  ): DebugProtocol.SetBreakpointsResponse['body'] {
+    const result: DebugProtocol.Breakpoint[] = [];
+    const code: CodeBreakpoint[] = [];
+    for (const bp of requested) {
+      const id = this.breakpoints.newId();
+      const found = this.listings.addressForLine(reference, bp.line);
+      if (!found) {
+        const message = this.listings.get(reference)
+          ? `no instruction at or after line ${bp.line} of this listing`
+          : 'this disassembly listing belongs to an earlier run of the guest';
+        result.push({ id, verified: false, line: bp.line, message, reason: 'failed' });
+        continue;
+      }
+      code.push({ id, kind: 'instruction', addresses: [found.address] });
+      result.push({ id, verified: true, line: found.line, source, instructionReference: hex(found.address) });
+    }
+    this.breakpoints.setCode(`listing:${reference}`, code);
     this.applyCodeBreakpoints();
     return { breakpoints: result };
   }
@@ -922,18 +955,22 @@ export class MmiodbgSession extends DebugSession {
     const machine = emulator.machine;
     const cpu = machine.cpu;
     const frames: DebugProtocol.StackFrame[] = [];
+    const listingContext = this.listingContext(emulator);
     const frame = (id: number, address: number, lookupAddress: number): DebugProtocol.StackFrame => {
       const symbol = emulator.symbolAt(address);
+      const name = symbol ? symbolText(symbol) : hex(address);
       const location = this.lines?.lookup(lookupAddress);
       const source = this.sourceFor(location);
-      return {
-        id,
-        name: symbol ? symbolText(symbol) : hex(address),
-        line: source?.path && location ? location.line : 0,
-        column: source?.path && location ? Math.max(1, location.column) : 0,
-        ...(source ? { source } : {}),
-        instructionPointerReference: hex(address),
-      };
+      const instructionPointerReference = hex(address);
+      if (source?.path && location) {
+        const column = Math.max(1, location.column);
+        return { id, name, line: location.line, column, source, instructionPointerReference };
+      }
+      // No source file: the frame shows its place in a disassembly listing, so VS Code focuses it after a stop.
+      const listed = this.listings.locate(address, listingContext);
+      if (!listed) return { id, name, line: 0, column: 0, instructionPointerReference };
+      const listingSource = this.listingSource(listed.listing);
+      return { id, name, line: listed.line, column: 1, source: listingSource, instructionPointerReference };
     };
     frames.push(frame(1, cpu.linearIp, cpu.linearIp));
     const max = Math.min(64, (args.startFrame ?? 0) + (args.levels || 64));
@@ -954,6 +991,35 @@ export class MmiodbgSession extends DebugSession {
     const start = args.startFrame ?? 0;
     const levels = args.levels || frames.length;
     return { stackFrames: frames.slice(start, start + levels), totalFrames: frames.length };
+  }
+
+  private listingContext(emulator: Emulator): ListingContext {
+    const machine = emulator.machine;
+    const cpu = machine.cpu;
+    return {
+      read: (linear, length) =>
+        linear < 0 || linear > 0xffffffff
+          ? new Uint8Array(0)
+          : readMemory(machine, { physical: false, address: linear }, length),
+      bitness: codeBitness(cpu),
+      symbolAt: (address) => emulator.symbolAt(address),
+      functionAt: (address) => emulator.functionAt(address),
+    };
+  }
+
+  private listingSource(listing: { name: string; reference: number }): DebugProtocol.Source {
+    return { name: listing.name, sourceReference: listing.reference, origin: 'disassembly of guest memory' };
+  }
+
+  private source(args: DebugProtocol.SourceArguments): DebugProtocol.SourceResponse['body'] {
+    const reference = args.source?.sourceReference ?? args.sourceReference;
+    const listing = this.listings.get(reference);
+    if (!listing) {
+      throw invalidArgument(
+        `source reference ${reference} is unknown: disassembly listings of an earlier run are gone; stop again to get a new one`,
+      );
+    }
+    return { content: listing.text, mimeType: LISTING_MIME_TYPE };
   }
 
   private scopes(): DebugProtocol.ScopesResponse['body'] {
@@ -990,7 +1056,12 @@ export class MmiodbgSession extends DebugSession {
   private variables(args: DebugProtocol.VariablesArguments): DebugProtocol.VariablesResponse['body'] {
     this.requireStopped();
     const children = this.handles.get(args.variablesReference);
-    if (!children) throw invalidArgument(`variables reference ${args.variablesReference} is stale or unknown`);
+    // VS Code keeps showing the previous stop's tree for a moment after a new stop: a row expanded then asks for
+    // a reference of that stop. Not worth a notification; the tree is replaced right after.
+    if (!children) {
+      const message = `variables reference ${args.variablesReference} is stale or unknown`;
+      throw new SessionError(ErrorCode.InvalidArgument, message, false);
+    }
     let nodes = children();
     if (args.start !== undefined || args.count !== undefined) {
       const start = args.start ?? 0;
@@ -1101,7 +1172,7 @@ export class MmiodbgSession extends DebugSession {
     const machine = emulator.machine;
     const cpu = machine.cpu;
     const ref = parseMemoryReference(args.memoryReference, args.offset ?? 0);
-    const bitness = cpu.seg[1].big && cpu.protectedMode && !cpu.vm86 ? 32 : 16;
+    const bitness = codeBitness(cpu);
     const read = (linear: number, length: number): Uint8Array =>
       linear < 0 || linear > 0xffffffff
         ? new Uint8Array(0)

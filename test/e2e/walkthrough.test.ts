@@ -187,22 +187,31 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         await pane(page, 'Call Stack')
           .locator('.pane-header', { hasText: /read hpet\.GCAP_ID/ })
           .waitFor({ timeout: 30_000 });
-        // Focus the top frame so the Variables view loads its scopes.
-        await page.locator('.debug-call-stack .monaco-list-row').first().click();
+        // The image's C sources are not in the workspace: VS Code focuses the top frame by itself and opens the
+        // adapter's disassembly listing of the function at the stopped instruction, with no click.
+        await page.locator('.tabs-container .tab.active', { hasText: /\.dis\b/ }).waitFor({ timeout: 15_000 });
+        await page
+          .locator('.monaco-editor .view-overlays .debug-top-stack-frame-line')
+          .first()
+          .waitFor({ state: 'attached', timeout: 15_000 });
         const variables = page.locator('.debug-variables');
         await variables.waitFor({ timeout: 10_000 });
-        // Collapse the CPU registers so the Devices scope is in view.
+        // Collapse the CPU registers so the Devices scope is in view, and expand scopes and rows until NUM_TIM_CAP
+        // shows (the adapter decides how deep the register sits). The tree re-renders as the scopes arrive, and a
+        // row can go away under a click: each round looks again.
         const cpuScope = variables.locator('.monaco-list-row', { hasText: /^\s*Registers\s*$/ }).first();
         await cpuScope.waitFor({ timeout: 10_000 });
-        if ((await cpuScope.getAttribute('aria-expanded')) === 'true') await cpuScope.click();
-        // Expand scopes and rows until NUM_TIM_CAP shows (the adapter decides how deep the register sits).
-        for (let round = 0; round < 4; round++) {
-          if (await variables.locator('.monaco-list-row', { hasText: 'NUM_TIM_CAP' }).count()) break;
+        const expandDeadline = Date.now() + 30_000;
+        while (!(await variables.locator('.monaco-list-row', { hasText: 'NUM_TIM_CAP' }).count())) {
+          if (Date.now() > expandDeadline) break;
+          if ((await cpuScope.getAttribute('aria-expanded').catch(() => null)) === 'true')
+            await cpuScope.click({ timeout: 5_000 }).catch(() => undefined);
           const candidates = variables.locator('.monaco-list-row', { hasText: /hpet|GCAP_ID|Devices|Device/i });
           const n = await candidates.count();
           for (let i = 0; i < n; i++) {
             const row = candidates.nth(i);
-            if ((await row.getAttribute('aria-expanded')) === 'false') await row.click();
+            if ((await row.getAttribute('aria-expanded').catch(() => null)) === 'false')
+              await row.click({ timeout: 5_000 }).catch(() => undefined);
           }
           await page.waitForTimeout(700);
         }

@@ -22,6 +22,7 @@ void describe('the .vsix package', () => {
       'dist/iced_x86_bg.wasm',
       'media/trace.css',
       'syntaxes/mmiohook.tmLanguage.json',
+      'syntaxes/mmiodbg-disassembly.tmLanguage.json',
       'language-configuration.json',
       'examples/hooks/hpet-one-comparator-fewer.mmh',
       'guests/hpet-probe/hpet-probe.elf',
