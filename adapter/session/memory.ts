@@ -74,3 +74,29 @@ export function readLinearValue(machine: PcMachine, address: number, size: numbe
   for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
   return v;
 }
+
+/**
+ * A hex dump, 16 bytes a line with their ASCII, of `bytes` read at `address`; the `requested - bytes.length` bytes
+ * that could not be read (an unmapped page) are shown as `??`.
+ */
+export function hexDump(address: number, bytes: Uint8Array, requested: number): string {
+  const lines: string[] = [];
+  for (let offset = 0; offset < requested; offset += 16) {
+    const hexes: string[] = [];
+    let ascii = '';
+    for (let i = offset; i < Math.min(offset + 16, requested); i++) {
+      if (i < bytes.length) {
+        const b = bytes[i];
+        hexes.push(b.toString(16).padStart(2, '0'));
+        ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+      } else {
+        hexes.push('??');
+        ascii += ' ';
+      }
+    }
+    const line = (address + offset) >>> 0;
+    const text = hexes.slice(0, 8).join(' ') + (hexes.length > 8 ? '  ' + hexes.slice(8).join(' ') : '');
+    lines.push(`0x${line.toString(16).padStart(8, '0')}  ${text.padEnd(48)}  ${ascii}`);
+  }
+  return lines.join('\n');
+}

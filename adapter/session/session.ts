@@ -26,7 +26,7 @@ import type { SourceLocation } from './dwarf';
 import { ErrorCode, SessionError, invalidArgument, toErrorMessage } from './errors';
 import type { EvalEnvironment, EvalValue } from './evaluate';
 import { evaluateExpression } from './evaluate';
-import { formatReference, parseMemoryReference, readLinearValue, readMemory, writeMemory } from './memory';
+import { formatReference, hexDump, parseMemoryReference, readLinearValue, readMemory, writeMemory } from './memory';
 import type {
   CustomEventName,
   CustomEvents,
@@ -84,6 +84,11 @@ function parseVectorList(text: string): Set<number> {
   }
   return vectors;
 }
+
+/** `x ADDRESS`, `x/128 esp`, `x/16 phys 0xfed00000`: a Debug Console memory dump (gdb's `x`, bytes only). */
+const MEMORY_DUMP = /^x(?:\/(\S+))?\s+(phys\s+)?(.+)$/i;
+const MEMORY_DUMP_DEFAULT = 64;
+const MEMORY_DUMP_MAX = 4096;
 
 const FILTER_VECTORS: Record<string, number> = {
   '#DE': 0,
@@ -1142,6 +1147,8 @@ export class MmiodbgSession extends DebugSession {
     const emulator = this.requireStopped();
     const expression = args.expression.trim();
     if (args.context === 'hover' && !/^[\w.$]+$/.test(expression)) throw invalidArgument('hover shows names only');
+    const dump = args.context === 'repl' ? MEMORY_DUMP.exec(expression) : null;
+    if (dump) return this.memoryDump(emulator, dump[1], dump[2] !== undefined, dump[3]);
     const result: EvalValue = evaluateExpression(expression, this.evalEnvironment(emulator));
     if (result.register !== undefined) {
       const found = this.findDeviceRegister(result.register);
@@ -1165,6 +1172,30 @@ export class MmiodbgSession extends DebugSession {
     }
     const width = Math.max(8, Math.min(64, result.bits));
     return { result: `${formatHex(result.value, width)} (${result.value})`, variablesReference: 0 };
+  }
+
+  /** `x/LENGTH [phys] ADDRESS` in the Debug Console: a hex dump read on the debugger's path (no device effects). */
+  private memoryDump(
+    emulator: Emulator,
+    lengthText: string | undefined,
+    physical: boolean,
+    addressText: string,
+  ): DebugProtocol.EvaluateResponse['body'] {
+    const length = lengthText === undefined ? MEMORY_DUMP_DEFAULT : Number(lengthText);
+    if (!Number.isInteger(length) || length <= 0 || length > MEMORY_DUMP_MAX) {
+      throw invalidArgument(`x/${lengthText ?? ''}: the length is a byte count from 1 to ${MEMORY_DUMP_MAX}`);
+    }
+    const value = evaluateExpression(addressText, this.evalEnvironment(emulator)).value;
+    if (value < 0n || value > 0xffffffffn) throw invalidArgument(`address ${addressText} is outside 4 GiB`);
+    const ref = { physical, address: Number(value) };
+    const bytes = readMemory(emulator.machine, ref, length);
+    const requested = Math.min(length, 0x1_0000_0000 - ref.address);
+    let result = hexDump(ref.address, bytes, requested);
+    if (bytes.length < requested) {
+      const at = (ref.address + bytes.length) >>> 0;
+      result += `\n(${hex(at)} and on: not mapped by the guest's page tables)`;
+    }
+    return { result, variablesReference: 0, memoryReference: formatReference(ref) };
   }
 
   private disassemble(args: DebugProtocol.DisassembleArguments): DebugProtocol.DisassembleResponse['body'] {

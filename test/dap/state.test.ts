@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { CustomRequestResult } from '../../adapter/session/protocol';
 import { HPET_PROBE, child, failure, launchStopped, scope, startClient, variables } from './support';
 
@@ -115,6 +116,26 @@ void describe('state of a guest stopped on entry', () => {
     assert.equal((await ev('eflags.IF')).result, '0x00000000 (0)');
     assert.match(await failure(ev('nosuch + 1')), /unknown name "nosuch"/);
     assert.match(await failure(ev('hpet.NOPE')), /device hpet has no register NOPE/);
+  });
+
+  void it('dumps memory in the Debug Console with x/LENGTH, from RAM and from a device, without side effects', async () => {
+    const x = async (expression: string): Promise<DebugProtocol.EvaluateResponse['body']> =>
+      (await dc.evaluateRequest({ expression, context: 'repl' })).body;
+    const code = await x('x/16 eip');
+    assert.equal(code.result, '0x00100010  fa bc 00 90 10 00 89 c1  0f 01 15 18 40 10 00 66  ............@..f');
+    assert.equal(code.memoryReference, '0x00100010');
+    // GCAP_ID (0x0429b17f80868301) little-endian, then RSVD and GEN_CONF, read with the devices' peek.
+    const hpet = await x('x/24 phys 0xfed00000');
+    const lines = hpet.result.split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], /^0xfed00000  01 83 86 80 7f b1 29 04  /);
+    assert.match(lines[1], /^0xfed00010  [0-9a-f]{2}( [0-9a-f]{2}){7} {26}/);
+    assert.equal(hpet.memoryReference, 'phys:0xfed00000');
+    assert.equal((await x('x 0x1000')).result.split('\n').length, 4);
+    assert.match(await failure(x('x/0 0x1000')), /the length is a byte count from 1 to 4096/);
+    assert.match(await failure(x('x/16 nosuch')), /unknown name "nosuch"/);
+    // The end of the address space: only what exists is listed.
+    assert.equal((await x('x/32 phys 0xfffffff8')).result.split('\n').length, 1);
   });
 
   void it('disassembles around an address, backwards and forwards', async () => {

@@ -6,7 +6,17 @@
  * and find `hpet0: 3 comparators` in the Debug Console. Screenshots of each step go to test-results/e2e/.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -126,8 +136,9 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
     { skip: 'unavailable' in setup ? setup.unavailable : false, timeout: 300_000 },
     async (t) => {
       if (!('entry' in setup)) return;
-      rmSync(SHOTS, { recursive: true, force: true });
+      // Only this test's own screenshots (numbered): other end-to-end tests save theirs beside them.
       mkdirSync(SHOTS, { recursive: true });
+      for (const name of readdirSync(SHOTS)) if (/^\d\d.*\.png$/.test(name)) rmSync(join(SHOTS, name));
       const runDir = mkdtempSync(join(tmpdir(), 'mmiodbg-e2e-'));
       const workspace = join(runDir, 'workspace');
       makeWorkspace(workspace);
