@@ -65,6 +65,14 @@ export interface CustomRequests {
   'mmiodbg/serialInput': { args: { text: string }; result: Record<string, never> };
   /** Decodes a number as a register's fields (for the editor's "decode as register" command and hovers). */
   'mmiodbg/decode': { args: { register: string; value: string }; result: { register: RegisterView } };
+  /**
+   * The disassembly listing (a DAP source with a sourceReference, as stack frames without a source file get)
+   * that shows the instruction at a linear address, and its line there.
+   */
+  'mmiodbg/listing': {
+    args: { address: number };
+    result: { source: { name: string; sourceReference: number }; line: number };
+  };
 }
 
 export type CustomRequestName = keyof CustomRequests;

@@ -219,6 +219,7 @@ export class MmiodbgSession extends DebugSession {
       'mmiodbg/hooks': () => this.hooks(),
       'mmiodbg/serialInput': (a: CustomRequestArgs<'mmiodbg/serialInput'>) => this.serialInput(a),
       'mmiodbg/decode': (a: CustomRequestArgs<'mmiodbg/decode'>) => this.decode(a),
+      'mmiodbg/listing': (a: CustomRequestArgs<'mmiodbg/listing'>) => this.listing(a),
     };
   }
 
@@ -1012,8 +1013,22 @@ export class MmiodbgSession extends DebugSession {
     };
   }
 
-  private listingSource(listing: { name: string; reference: number }): DebugProtocol.Source {
+  private listingSource(listing: { name: string; reference: number }): DebugProtocol.Source & {
+    name: string;
+    sourceReference: number;
+  } {
     return { name: listing.name, sourceReference: listing.reference, origin: 'disassembly of guest memory' };
+  }
+
+  private listing(args: CustomRequestArgs<'mmiodbg/listing'>): CustomRequestResult<'mmiodbg/listing'> {
+    const emulator = this.requireStopped();
+    const address = args.address;
+    if (!Number.isInteger(address) || address < 0 || address > 0xffffffff) {
+      throw invalidArgument(`address ${String(address)} is outside the 32-bit address space`);
+    }
+    const listed = this.listings.locate(address, this.listingContext(emulator));
+    if (!listed) throw new SessionError(ErrorCode.Unmapped, `no instruction can be read at ${hex(address)}`);
+    return { source: this.listingSource(listed.listing), line: listed.line };
   }
 
   private source(args: DebugProtocol.SourceArguments): DebugProtocol.SourceResponse['body'] {

@@ -6,45 +6,30 @@
  * focused frame, and its `goToInstructionAndOffset` is reached only from the Breakpoints view for instruction
  * breakpoints, which the extension API cannot create (microsoft/vscode, src/vs/workbench/contrib/debug/browser/
  * disassemblyView.ts, debugEditorActions.ts, breakpointsView.ts). So when the row's EIP is the stopped guest's
- * current instruction, the top frame is focused and the Disassembly view opens there; for any other EIP a
- * read-only listing from the adapter's `disassemble` response opens beside the editor, centred on the EIP.
- *
- * Focusing the top frame takes the call-stack commands: after a data breakpoint VS Code focuses the thread but no
- * frame when the frames have no source (`Thread.getTopStackFrame` in common/debugModel.ts skips them unless the
- * stop was an instruction breakpoint or an instruction step), and `callStackTop` focuses that same undefined
- * frame. `callStackBottom` focuses the outermost frame whatever its source, and `callStackUp` walks to the top.
+ * current instruction, the top frame is focused and the Disassembly view opens there. Any other EIP opens the
+ * adapter's disassembly listing that shows it (the same kind of listing a stack frame without a source file
+ * opens, served by the adapter as a DAP source), beside the editor, with the row's instruction selected; its
+ * gutter takes breakpoints.
  */
 import * as vscode from 'vscode';
-import { errorMessage } from '../dap';
-import type { ListedInstruction } from './listing';
-import { hex32, listingText } from './listing';
+import { customRequest, errorMessage } from '../dap';
 
-export const LISTING_SCHEME = 'mmiodbg-disassembly';
+function hex32(n: number): string {
+  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+}
 
-export class InstructionRevealer implements vscode.TextDocumentContentProvider, vscode.Disposable {
-  /** Listing texts by URI, kept while VS Code may ask for them. */
-  private readonly texts = new Map<string, string>();
-  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
-  readonly onDidChange = this.changed.event;
-  private readonly disposables: vscode.Disposable[] = [];
+/**
+ * The URI VS Code gives a DAP source that has a sourceReference (documented with `vscode.debug`'s Source
+ * handling): its content comes from the session's `source` request.
+ */
+export function debugSourceUri(sessionId: string, source: { name: string; sourceReference: number }): vscode.Uri {
+  return vscode.Uri.parse(
+    `debug:${encodeURIComponent(source.name)}?session=${encodeURIComponent(sessionId)}&ref=${source.sourceReference}`,
+  );
+}
 
-  constructor() {
-    this.disposables.push(
-      this.changed,
-      vscode.workspace.registerTextDocumentContentProvider(LISTING_SCHEME, this),
-      vscode.workspace.onDidCloseTextDocument((doc) => {
-        if (doc.uri.scheme === LISTING_SCHEME) this.texts.delete(doc.uri.toString());
-      }),
-    );
-  }
-
-  provideTextDocumentContent(uri: vscode.Uri): string {
-    return (
-      this.texts.get(uri.toString()) ?? `; ${uri.path.slice(1)}: no listing (the trace row was not clicked here)\n`
-    );
-  }
-
-  async reveal(session: vscode.DebugSession | undefined, eip: number, seq?: number): Promise<void> {
+export class InstructionRevealer {
+  async reveal(session: vscode.DebugSession | undefined, eip: number): Promise<void> {
     const hex = hex32(eip);
     if (!session) {
       void vscode.window.showInformationMessage(`mmiodbg: EIP ${hex} (no session to disassemble)`);
@@ -56,32 +41,15 @@ export class InstructionRevealer implements vscode.TextDocumentContentProvider, 
         await vscode.commands.executeCommand('debug.action.openDisassemblyView');
         return;
       }
-      const response = (await session.customRequest('disassemble', {
-        memoryReference: hex,
-        instructionOffset: -8,
-        instructionCount: 32,
-        resolveSymbols: true,
-      })) as { instructions?: ListedInstruction[] };
-      const { text, line } = listingText(eip, response.instructions ?? [], {
-        ...(seq !== undefined ? { seq } : {}),
-        ...(current ? { current: current.ip } : {}),
-      });
-      const uri = vscode.Uri.from({ scheme: LISTING_SCHEME, path: `/EIP ${hex}`, query: session.id });
-      this.texts.set(uri.toString(), text);
-      this.changed.fire(uri);
-      const doc = await vscode.workspace.openTextDocument(uri);
+      const { source, line } = await customRequest(session, 'mmiodbg/listing', { address: eip });
+      const doc = await vscode.workspace.openTextDocument(debugSourceUri(session.id, source));
       const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
-      if (line >= 0) {
-        editor.selection = new vscode.Selection(line, 0, line, 0);
-        editor.revealRange(new vscode.Range(line, 0, line, 0), vscode.TextEditorRevealType.InCenter);
-      }
+      const at = new vscode.Range(line - 1, 0, line - 1, doc.lineAt(line - 1).text.length);
+      editor.selection = new vscode.Selection(at.start, at.end);
+      editor.revealRange(at, vscode.TextEditorRevealType.InCenter);
     } catch (e) {
       void vscode.window.showErrorMessage(`mmiodbg: cannot disassemble at ${hex}: ${errorMessage(e)}`);
     }
-  }
-
-  dispose(): void {
-    for (const d of this.disposables) d.dispose();
   }
 }
 

@@ -33,7 +33,6 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
     private readonly sessions: SessionTracker,
   ) {
     this.disposables.push(
-      this.instructions,
       vscode.window.registerWebviewViewProvider('mmiodbg.trace', this, {
         webviewOptions: { retainContextWhenHidden: true },
       }),
@@ -91,7 +90,7 @@ export class TraceController implements vscode.WebviewViewProvider, vscode.Dispo
         }
         break;
       case 'reveal':
-        void this.instructions.reveal(this.sessions.session, m.eip, m.seq);
+        void this.instructions.reveal(this.sessions.session, m.eip);
         break;
       case 'clear':
         // Rows before the current end stay hidden; new ones keep coming.

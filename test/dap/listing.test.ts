@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { CustomRequestResult } from '../../adapter/session/protocol';
 import {
   HPET_PROBE,
   child,
@@ -129,6 +130,51 @@ void describe('disassembly listings for frames without source', () => {
       });
       assert.equal(staleBreakpoint.body.breakpoints[0].verified, false);
       assert.match(staleBreakpoint.body.breakpoints[0].message ?? '', /earlier run of the guest/);
+    } finally {
+      await dc.stop();
+    }
+  });
+
+  void it('serves the listing of any address for the MMIO trace (mmiodbg/listing)', async () => {
+    const dc = await startClient();
+    try {
+      await launchStopped(dc, { program: probeWithoutSources() });
+      const frame = await topFrame(dc);
+      // The call of guest_start from _start: another function than the stopped one.
+      const entry = (
+        (await dc.customRequest('source', {
+          source: frame.source,
+          sourceReference: frame.source?.sourceReference,
+        })) as DebugProtocol.SourceResponse
+      ).body.content;
+      const target = Number(/call\s+(0x[0-9a-f]{8})\s+; guest_start/.exec(entry)?.[1]);
+      assert.ok(target > 0, entry);
+      const listed = (
+        await dc.customRequest('mmiodbg/listing', {
+          address: target,
+        })
+      ).body as CustomRequestResult<'mmiodbg/listing'>;
+      assert.equal(listed.source.name, 'guest_start.dis');
+      assert.notEqual(listed.source.sourceReference, frame.source?.sourceReference);
+      const content = (
+        (await dc.customRequest('source', {
+          source: listed.source,
+          sourceReference: listed.source.sourceReference,
+        })) as DebugProtocol.SourceResponse
+      ).body.content;
+      assert.match(lineText(content, listed.line), new RegExp(`^\\s+${hex8(target)}\\s`));
+      assert.equal(lineText(content, listed.line - 1), 'guest_start:');
+      // Asked again, the same listing.
+      const again = (
+        await dc.customRequest('mmiodbg/listing', {
+          address: target,
+        })
+      ).body as CustomRequestResult<'mmiodbg/listing'>;
+      assert.deepEqual(again, listed);
+      assert.match(
+        await failure(dc.customRequest('mmiodbg/listing', { address: -1 })),
+        /outside the 32-bit address space/,
+      );
     } finally {
       await dc.stop();
     }

@@ -2,7 +2,7 @@
  * The release walk-through in a real VS Code (code-server 4.100.3 + Chromium): install the .vsix into a fresh
  * profile, open a workspace with the hpet-probe guest, F5, add an MMIO breakpoint on hpet.GCAP_ID from the
  * Peripherals view, stop there, read the decoded fields in Variables, save the seed hook with Ctrl+S, click
- * MMIO trace rows (a listing for another instruction, the Disassembly view for the stopped one), continue with F5
+ * MMIO trace rows (a disassembly listing for another instruction, the Disassembly view for the stopped one), continue with F5
  * and find `hpet0: 3 comparators` in the Debug Console. Screenshots of each step go to test-results/e2e/.
  */
 import assert from 'node:assert/strict';
@@ -266,7 +266,7 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         assert.ok(stoppedEip, `no EIP in the stop description: ${await header.innerText()}`);
 
         // 7. MMIO trace rows open their instruction. The hooked GCAP_ID read is another instruction than the
-        //    stopped one: its row opens a read-only listing beside the editor, marked at its EIP.
+        //    stopped one: its row opens the disassembly listing that shows it, beside the editor.
         await runCommand(page, 'mmiodbg: Show MMIO Trace');
         const trace = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
         await trace.locator('#text').fill('handled');
@@ -275,8 +275,15 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         const hookedEip = (await hookedRow.locator('.eip').innerText()).trim();
         assert.notEqual(hookedEip, stoppedEip);
         await hookedRow.click();
-        await page.locator('.tabs-container .tab.active', { hasText: `EIP ${hookedEip}` }).waitFor({ timeout: 15_000 });
-        await page.locator('.monaco-editor .view-lines', { hasText: `=> ${hookedEip}` }).waitFor({ timeout: 10_000 });
+        // The adapter's listing of the function (the same one the stopped frame opened) beside the editor, with the
+        // row's instruction selected.
+        const beside = page.locator('.editor-group-container.active');
+        await beside.locator('.tabs-container .tab.active', { hasText: /\.dis\b/ }).waitFor({ timeout: 15_000 });
+        await beside
+          .locator('.monaco-editor .view-lines .view-line', { hasText: hookedEip })
+          .first()
+          .waitFor({ timeout: 10_000 });
+        await beside.locator('.monaco-editor .selected-text').first().waitFor({ state: 'attached', timeout: 10_000 });
         await shot(page, '06-trace-row-listing');
 
         //    The timer 0 read of the first round came from the stopped instruction: its row opens VS Code's
