@@ -2,7 +2,8 @@
  * The release walk-through in a real VS Code (code-server 4.100.3 + Chromium): install the .vsix into a fresh
  * profile, open a workspace with the hpet-probe guest, F5, add an MMIO breakpoint on hpet.GCAP_ID from the
  * Peripherals view, stop there, read the decoded fields in Variables, save the seed hook with Ctrl+S, click
- * MMIO trace rows (a disassembly listing for another instruction, the Disassembly view for the stopped one), continue with F5
+ * MMIO trace rows (a disassembly listing for another instruction, the Disassembly view for the stopped one),
+ * step an instruction in the Disassembly view, dump memory with x/32 esp in the Debug Console, continue with F5
  * and find `hpet0: 3 comparators` in the Debug Console. Screenshots of each step go to test-results/e2e/.
  */
 import assert from 'node:assert/strict';
@@ -303,6 +304,33 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
           .first()
           .waitFor({ timeout: 15_000 });
         await shot(page, '07-trace-row-disassembly');
+
+        //    Step one instruction in the Disassembly view (F10 there steps by instruction), then look at memory
+        //    from the Debug Console.
+        const disassembly = page.locator('.disassembly-view');
+        await disassembly
+          .locator('.monaco-list-row', { hasText: new RegExp(stoppedEip, 'i') })
+          .first()
+          .click();
+        await page.keyboard.press('F10');
+        await header.filter({ hasText: /step/i }).waitFor({ timeout: 15_000 });
+        const nextEip = (parseInt(stoppedEip, 16) + 2).toString(16).padStart(8, '0');
+        await disassembly
+          .locator('.monaco-list-row', {
+            has: page.locator('.codicon-debug-stackframe'),
+            hasText: new RegExp(`0x${nextEip}`, 'i'),
+          })
+          .first()
+          .waitFor({ timeout: 15_000 });
+        await runCommand(page, 'Debug Console: Focus on Debug Console View');
+        await page.locator('.repl-input-wrapper .monaco-editor').click();
+        await page.keyboard.insertText('x/32 esp');
+        await page.keyboard.press('Enter');
+        await page
+          .locator('.repl .monaco-list-row', { hasText: /0x[0-9a-f]{8} {2}([0-9a-f]{2} ){7}[0-9a-f]{2} {2}/ })
+          .first()
+          .waitFor({ timeout: 15_000 });
+        await shot(page, '07b-stepped-memory-dump');
 
         // 8. The guest printed its HPET line on the way: one comparator fewer, without a restart.
         await runCommand(page, 'Remove All Breakpoints');
