@@ -467,7 +467,10 @@ export class MmiodbgSession extends DebugSession {
       queueMicrotask(() => this.endSession());
       return;
     }
-    const lineLevel = granularity !== 'instruction' && this.lines !== undefined && run.location() !== undefined;
+    // Where the source file is missing the editor shows a disassembly listing, one instruction a line: a step
+    // there is one instruction, as the user sees it.
+    const location = granularity === 'instruction' ? undefined : run.location();
+    const lineLevel = location !== undefined && this.sourceFor(location)?.path !== undefined;
     const g: Granularity = lineLevel ? 'line' : 'instruction';
     this.handles.reset();
     run.step(kind, g);

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { CustomRequestResult } from '../../adapter/session/protocol';
 import {
+  HELLO,
   HPET_PROBE,
   child,
   eip,
@@ -175,6 +176,27 @@ void describe('disassembly listings for frames without source', () => {
         await failure(dc.customRequest('mmiodbg/listing', { address: -1 })),
         /outside the 32-bit address space/,
       );
+    } finally {
+      await dc.stop();
+    }
+  });
+
+  void it('steps one instruction per listing line where the image has line information but no source file', async () => {
+    const path = tempFile('hello.elf', '');
+    copyFileSync(HELLO, path);
+    const dc = await startClient();
+    try {
+      await launchStopped(dc, { program: path }, () =>
+        dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'puts' }] }),
+      );
+      await resumeUntilStopped(dc, dc.continueRequest({ threadId: 1 }));
+      const before = await topFrame(dc);
+      assert.equal(before.name, 'puts');
+      assert.ok((before.source?.sourceReference ?? 0) > 0);
+      await resumeUntilStopped(dc, dc.nextRequest({ threadId: 1 }));
+      const after = await topFrame(dc);
+      assert.equal(after.source?.sourceReference, before.source?.sourceReference);
+      assert.equal(after.line, before.line + 1);
     } finally {
       await dc.stop();
     }
