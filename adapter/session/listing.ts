@@ -38,6 +38,8 @@ export interface ListingContext {
   readonly symbolAt: SymbolLookup;
   /** The function symbol containing `address`, with its size when the image records one. */
   readonly functionAt: (address: number) => FunctionExtent | undefined;
+  /** `hello.c:34` from the image's line information, when it has some (its files need not be present). */
+  readonly sourceLineAt?: (address: number) => string | undefined;
 }
 
 export interface Listing {
@@ -189,12 +191,19 @@ export class Listings {
     ];
     const lineAddresses: (number | undefined)[] = [undefined];
     const lineOf = new Map<number, number>();
+    let lastSourceLine: string | undefined;
     for (const i of instructions) {
       const symbol = context.symbolAt(i.address);
       if (symbol && symbol.offset === 0) {
         lines.push(`${symbol.name}:`);
         lineAddresses.push(undefined);
       }
+      const sourceLine = context.sourceLineAt?.(i.address);
+      if (sourceLine !== undefined && sourceLine !== lastSourceLine) {
+        lines.push(`    ; ${sourceLine}`);
+        lineAddresses.push(undefined);
+      }
+      lastSourceLine = sourceLine;
       const text = i.text === undefined ? '??' : i.comment !== undefined ? `${i.text}  ; ${i.comment}` : i.text;
       lines.push(`  ${hex32(i.address)}  ${bytesText(i.bytes).padEnd(BYTES_COLUMN)} ${text}`);
       lineAddresses.push(i.address);

@@ -1013,6 +1013,10 @@ export class MmiodbgSession extends DebugSession {
       bitness: codeBitness(cpu),
       symbolAt: (address) => emulator.symbolAt(address),
       functionAt: (address) => emulator.functionAt(address),
+      sourceLineAt: (address) => {
+        const location = this.lines?.lookup(address);
+        return location ? `${basename(location.file)}:${location.line}` : undefined;
+      },
     };
   }
 

@@ -75,6 +75,19 @@ void describe('disassembly listing store', () => {
     assert.equal(inside?.listing.reference, window.listing.reference);
   });
 
+  void it('marks where the source line changes, when the image has line information', () => {
+    const ctx: ListingContext = {
+      ...context(memory(), 7),
+      sourceLineAt: (a) => (a < BASE + 7 ? 'f.c:10' : 'f.c:11'),
+    };
+    const located = new Listings().locate(BASE + 7, ctx);
+    assert.ok(located);
+    const lines = located.listing.text.trimEnd().split('\n');
+    assert.deepEqual(lines.slice(1, 3), ['f:', '    ; f.c:10']);
+    assert.equal(lines[located.line - 2], '    ; f.c:11');
+    assert.equal(lines.filter((l) => l.includes('; f.c:')).length, 2);
+  });
+
   void it('has no listing where nothing can be read, and forgets everything on clear', () => {
     const ctx = context(memory(), 7);
     const listings = new Listings();
