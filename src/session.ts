@@ -4,8 +4,10 @@
  */
 import * as vscode from 'vscode';
 import { DEBUG_TYPE } from './dap';
+import type { RunSignal, RunState } from './runState';
+import { nextRunState } from './runState';
 
-export type RunState = 'running' | 'stopped' | 'none';
+export type { RunState };
 
 export class SessionTracker implements vscode.Disposable {
   private readonly states = new Map<string, RunState>();
@@ -21,20 +23,21 @@ export class SessionTracker implements vscode.Disposable {
         createDebugAdapterTracker: (session) => ({
           onDidSendMessage: (message: { type?: string; event?: string }) => {
             if (message.type !== 'event') return;
-            if (message.event === 'stopped') this.set(session, 'stopped');
-            else if (message.event === 'continued') this.set(session, 'running');
-            else if (message.event === 'terminated' || message.event === 'exited') this.set(session, 'none');
+            if (message.event === 'stopped') this.signal(session, 'stopped');
+            else if (message.event === 'continued') this.signal(session, 'continued');
+            else if (message.event === 'terminated' || message.event === 'exited') this.signal(session, 'ended');
           },
           onWillReceiveMessage: (message: { type?: string; command?: string }) => {
             if (message.type !== 'request') return;
             const resumes = ['continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue'];
-            if (message.command && resumes.includes(message.command)) this.set(session, 'running');
+            if (message.command && resumes.includes(message.command)) this.signal(session, 'resuming');
           },
-          onExit: () => this.set(session, 'none'),
+          onExit: () => this.signal(session, 'ended'),
         }),
       }),
       vscode.debug.onDidStartDebugSession((s) => {
-        if (s.type === DEBUG_TYPE) this.set(s, 'running');
+        // Views refresh on this even when the guest has already stopped (stopOnEntry).
+        if (s.type === DEBUG_TYPE && !this.signal(s, 'started')) this.changed.fire(s);
       }),
       vscode.debug.onDidTerminateDebugSession((s) => {
         this.states.delete(s.id);
@@ -60,10 +63,13 @@ export class SessionTracker implements vscode.Disposable {
     return s && this.state(s) === 'stopped' ? s : undefined;
   }
 
-  private set(session: vscode.DebugSession, state: RunState): void {
-    if (this.states.get(session.id) === state) return;
+  /** Applies a signal; fires onDidChange and returns true when the state changed. */
+  private signal(session: vscode.DebugSession, signal: RunSignal): boolean {
+    const state = nextRunState(this.states.get(session.id), signal);
+    if (this.states.get(session.id) === state) return false;
     this.states.set(session.id, state);
     this.changed.fire(session);
+    return true;
   }
 
   dispose(): void {
