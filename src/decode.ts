@@ -9,7 +9,7 @@ import { customRequest, errorMessage } from './dap';
 import type { HookLanguageClient } from './languageClient';
 import { HOOK_LANGUAGE } from './languageClient';
 import type { PeripheralsProvider } from './peripherals';
-import { bitRange, summarizeFields } from './peripherals';
+import { bitRange, shortValue, summarizeFields } from './peripherals';
 import type { SessionTracker } from './session';
 
 const HOOK_HEADER = /^\s*on\s+[a-z|\s]+?\s([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)/;
@@ -32,7 +32,7 @@ export function decodedMarkdown(qualified: string, r: RegisterView): vscode.Mark
     '| --- | --- | --- | --- |',
     ...r.fields
       .filter((f) => f.access !== 'RSVD')
-      .map((f) => `| ${f.name} | ${bitRange(f)} | ${f.value} | ${f.meaning ?? ''} |`),
+      .map((f) => `| ${f.name} | ${bitRange(f)} | ${shortValue(f.value)} | ${f.meaning ?? ''} |`),
   ];
   return new vscode.MarkdownString(lines.join('\n'));
 }
@@ -54,7 +54,6 @@ export class EditorDecoding implements vscode.HoverProvider, vscode.Disposable {
     this.disposables.push(
       this.decoration,
       this.output,
-      vscode.languages.registerHoverProvider({ language: HOOK_LANGUAGE }, this),
       vscode.commands.registerCommand('mmiodbg.decodeValue', () => this.decodeCommand()),
       peripherals.onDidChangeTreeData(() => this.decorateAll()),
       vscode.window.onDidChangeVisibleTextEditors(() => this.decorateAll()),
@@ -63,6 +62,17 @@ export class EditorDecoding implements vscode.HoverProvider, vscode.Disposable {
           if (editor.document === e.document) this.decorate(editor);
       }),
     );
+  }
+
+  /**
+   * Registers the current-value hover. VS Code shows the hover of the provider registered last first: the
+   * extension calls this once the language server (whose hover documents the register) has registered its own,
+   * so that while the guest is stopped the current value comes before the documentation.
+   */
+  registerHoverProvider(): vscode.Disposable {
+    const registration = vscode.languages.registerHoverProvider({ language: HOOK_LANGUAGE }, this);
+    this.disposables.push(registration);
+    return registration;
   }
 
   private currentDevices(): readonly DeviceView[] | undefined {
@@ -151,7 +161,7 @@ export class EditorDecoding implements vscode.HoverProvider, vscode.Disposable {
       for (const f of decoded.fields)
         if (f.access !== 'RSVD')
           this.output.appendLine(
-            `  ${f.name.padEnd(20)} ${bitRange(f).padEnd(8)} ${f.value}${f.meaning ? ` (${f.meaning})` : ''}`,
+            `  ${f.name.padEnd(20)} ${bitRange(f).padEnd(8)} ${shortValue(f.value)}${f.meaning ? ` (${f.meaning})` : ''}`,
           );
       this.output.show(true);
       void vscode.window.showInformationMessage(text);

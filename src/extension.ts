@@ -13,6 +13,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const sessions = new SessionTracker();
   const language = new HookLanguageClient(context);
   const peripherals = new PeripheralsProvider(sessions);
+  const decoding = new EditorDecoding(sessions, peripherals, language);
   context.subscriptions.push(
     sessions,
     language,
@@ -25,7 +26,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.DebugConfigurationProviderTriggerKind.Dynamic,
     ),
     new HooksController(sessions),
-    new EditorDecoding(sessions, peripherals, language),
+    decoding,
     new TraceController(context, sessions),
     vscode.commands.registerCommand('mmiodbg.serialInput', async () => {
       const session = sessions.session;
@@ -43,6 +44,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   } catch (e) {
     void vscode.window.showWarningMessage(`mmiodbg: the hook language server did not start: ${errorMessage(e)}`);
   }
+  decoding.registerHoverProvider();
 }
 
 export function deactivate(): void {

@@ -27,7 +27,8 @@ export function summarizeFields(register: RegisterView): string {
     .join(', ');
 }
 
-function shortValue(hex: string): string {
+/** A field value as the views show it: decimal below 10, else the hex string. */
+export function shortValue(hex: string): string {
   const v = BigInt(hex);
   return v < 10n ? v.toString() : hex;
 }
