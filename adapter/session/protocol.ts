@@ -71,7 +71,7 @@ export interface CustomRequests {
    */
   'mmiodbg/listing': {
     args: { address: number };
-    result: { source: { name: string; sourceReference: number }; line: number };
+    result: { source: { name: string; path: string; sourceReference: number }; line: number };
   };
 }
 

@@ -1020,11 +1020,21 @@ export class MmiodbgSession extends DebugSession {
     };
   }
 
+  /**
+   * The path is a display hint only (the content comes from the `source` request), but VS Code names breakpoints
+   * by their URI's path, and a bare name without a leading slash showed as "." in its Breakpoints view.
+   */
   private listingSource(listing: { name: string; reference: number }): DebugProtocol.Source & {
     name: string;
+    path: string;
     sourceReference: number;
   } {
-    return { name: listing.name, sourceReference: listing.reference, origin: 'disassembly of guest memory' };
+    return {
+      name: listing.name,
+      path: `/${listing.name}`,
+      sourceReference: listing.reference,
+      origin: 'disassembly of guest memory',
+    };
   }
 
   private listing(args: CustomRequestArgs<'mmiodbg/listing'>): CustomRequestResult<'mmiodbg/listing'> {

@@ -19,13 +19,15 @@ function hex32(n: number): string {
 }
 
 /**
- * The URI VS Code gives a DAP source that has a sourceReference (documented with `vscode.debug`'s Source
- * handling): its content comes from the session's `source` request.
+ * The URI VS Code gives a DAP source that has a sourceReference (scheme `debug`, the source's path, and the
+ * session and reference in the query): its content comes from the session's `source` request.
  */
-export function debugSourceUri(sessionId: string, source: { name: string; sourceReference: number }): vscode.Uri {
-  return vscode.Uri.parse(
-    `debug:${encodeURIComponent(source.name)}?session=${encodeURIComponent(sessionId)}&ref=${source.sourceReference}`,
-  );
+export function debugSourceUri(sessionId: string, source: { path: string; sourceReference: number }): vscode.Uri {
+  return vscode.Uri.from({
+    scheme: 'debug',
+    path: source.path,
+    query: `session=${encodeURIComponent(sessionId)}&ref=${source.sourceReference}`,
+  });
 }
 
 export class InstructionRevealer {

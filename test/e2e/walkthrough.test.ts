@@ -230,6 +230,26 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
         await variables.locator('.monaco-list-row', { hasText: 'NUM_TIM_CAP' }).first().waitFor({ timeout: 10_000 });
         await shot(page, '04-stopped-on-gcap-id');
 
+        //    The listing takes breakpoints: F9 on the next instruction's line adds one that the adapter verifies at
+        //    that address (the Breakpoints view shows it under the listing's name, without an unverified mark);
+        //    F9 again removes it.
+        const topFrameLine = page.locator('.monaco-editor .view-overlays .debug-top-stack-frame-line').first();
+        const frameBox = await topFrameLine.boundingBox();
+        assert.ok(frameBox, 'the stopped line is not on screen');
+        await page.mouse.click(frameBox.x + 200, frameBox.y + frameBox.height * 1.5);
+        await page.keyboard.press('F9');
+        const listingBreakpoint = pane(page, 'Breakpoints').locator('.monaco-list-row', {
+          hasText: /guest_start\.dis/,
+        });
+        await listingBreakpoint.waitFor({ timeout: 15_000 });
+        await listingBreakpoint
+          .locator('.codicon-debug-breakpoint')
+          .first()
+          .waitFor({ state: 'attached', timeout: 10_000 });
+        await shot(page, '04b-listing-breakpoint');
+        await page.keyboard.press('F9');
+        await listingBreakpoint.waitFor({ state: 'detached', timeout: 10_000 });
+
         // 5. Edit and save the hook file: the seed hook takes one comparator away.
         await openFile(page, 'hooks.mmh');
         const editor = page.locator('.monaco-editor .view-lines').first();
