@@ -132,7 +132,7 @@ export class Listings {
       const start = fn.address >>> 0;
       const end = start + fn.size;
       const instructions = this.decodeRange(context, start, end);
-      if (instructions.some((i) => i.address === address && i.text !== undefined)) {
+      if (instructions.some((i) => i.address === address)) {
         return this.build(context, fn.name, start, end, instructions, false);
       }
     }
@@ -207,7 +207,8 @@ export class Listings {
       const text = i.text === undefined ? '??' : i.comment !== undefined ? `${i.text}  ; ${i.comment}` : i.text;
       lines.push(`  ${hex32(i.address)}  ${bytesText(i.bytes).padEnd(BYTES_COLUMN)} ${text}`);
       lineAddresses.push(i.address);
-      if (i.text !== undefined) lineOf.set(i.address, lines.length);
+      // An undecodable instruction (`??`) has a line too: a stop on #UD shows its bytes.
+      if (i.bytes.length > 0) lineOf.set(i.address, lines.length);
     }
     return {
       reference,

@@ -88,6 +88,14 @@ void describe('disassembly listing store', () => {
     assert.equal(lines.filter((l) => l.includes('; f.c:')).length, 2);
   });
 
+  void it('lists an undecodable instruction as ?? with its byte, so that a stop on #UD has its line', () => {
+    // nop; 0f 04 (no such opcode); nop...
+    const mem = new Uint8Array([0x90, 0x0f, 0x04, ...new Array<number>(64).fill(0x90)]);
+    const located = new Listings().locate(BASE + 1, context(mem, 0));
+    assert.ok(located);
+    assert.match(located.listing.text.split('\n')[located.line - 1], /^ {2}0x00001001 {2}0f\s+\?\?$/);
+  });
+
   void it('has no listing where nothing can be read, and forgets everything on clear', () => {
     const ctx = context(memory(), 7);
     const listings = new Listings();
