@@ -13,7 +13,10 @@ export class SessionTracker implements vscode.Disposable {
   private readonly states = new Map<string, RunState>();
   private readonly changed = new vscode.EventEmitter<vscode.DebugSession | undefined>();
   private readonly disposables: vscode.Disposable[] = [];
-  /** Fires when the active mmiodbg session changes or its guest stops or resumes. */
+  /**
+   * Fires when the active mmiodbg session changes, its guest stops or resumes, or VS Code changed the stopped
+   * guest's state (Set Value in the Variables view), so that views showing device state read it again.
+   */
   readonly onDidChange = this.changed.event;
 
   constructor() {
@@ -21,7 +24,11 @@ export class SessionTracker implements vscode.Disposable {
       this.changed,
       vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, {
         createDebugAdapterTracker: (session) => ({
-          onDidSendMessage: (message: { type?: string; event?: string }) => {
+          onDidSendMessage: (message: { type?: string; event?: string; command?: string; success?: boolean }) => {
+            if (message.type === 'response' && message.command === 'setVariable' && message.success) {
+              this.changed.fire(session);
+              return;
+            }
             if (message.type !== 'event') return;
             if (message.event === 'stopped') this.signal(session, 'stopped');
             else if (message.event === 'continued') this.signal(session, 'continued');
