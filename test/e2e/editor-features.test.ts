@@ -6,7 +6,7 @@
  * the editor (inline values, hovers, "Decode Value as Register..."). Screenshots go to test-results/e2e/editor-*.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,6 +14,7 @@ import type { Locator, Page } from 'playwright-core';
 import { packVsix } from '../support/vsix';
 import { CodeServer, codeServerEntry, runCommand } from './code-server';
 import {
+  clearShots,
   contextMenuAction,
   cursorAt,
   expandPane,
@@ -169,9 +170,7 @@ void describe('editor features in a real VS Code', { timeout: 300_000 }, () => {
     { skip: 'unavailable' in setup ? setup.unavailable : false, timeout: 300_000 },
     async (t) => {
       if (!('entry' in setup)) return;
-      mkdirSync(SHOTS, { recursive: true });
-      for (const f of readdirSync(SHOTS))
-        if (f.startsWith('editor-')) rmSync(join(SHOTS, f), { recursive: true, force: true });
+      clearShots('editor-');
       const runDir = mkdtempSync(join(tmpdir(), 'mmiodbg-e2e-editor-'));
       const workspace = join(runDir, 'workspace');
       makeWorkspace(workspace);

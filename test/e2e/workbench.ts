@@ -2,11 +2,22 @@
  * Helpers for driving the VS Code workbench in the end-to-end tests: view panes, trees, files, the editor's
  * cursor, context menus and screenshots. Everything waits for what the user would see, never for a fixed time.
  */
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 
 /** Screenshots of the end-to-end tests. */
 export const SHOTS = resolve('test-results/e2e');
+
+/**
+ * Removes the earlier screenshots and logs of one test from SHOTS, and only those: the end-to-end test files run
+ * side by side and share the folder.
+ */
+export function clearShots(prefix: string): void {
+  mkdirSync(SHOTS, { recursive: true });
+  for (const name of readdirSync(SHOTS))
+    if (name.startsWith(prefix)) rmSync(join(SHOTS, name), { recursive: true, force: true });
+}
 
 export async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
