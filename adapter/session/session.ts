@@ -7,7 +7,7 @@ import { readFileSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { DebugSession, Event, Response } from '@vscode/debugadapter';
+import { DebugSession, Event, InvalidatedEvent, Response } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { EXCEPTION_NAMES } from '../core/cpu/state';
 import type { InspectableDevice } from '../core/regs/describe';
@@ -172,6 +172,10 @@ export class MmiodbgSession extends DebugSession {
   private machineDead = false;
   private lastTraceTotal = -1;
   private lastTraceEvent = 0;
+  private lastHooksEvent = 0;
+  private lastHookHits = -1;
+  /** The client re-reads views on an `invalidated` event. */
+  private clientRefreshes = false;
   private lastStop: { cause: StopCause | SessionStop | { kind: 'entry' } } | undefined;
   private readonly handlers: Record<string, Handler>;
 
@@ -279,7 +283,8 @@ export class MmiodbgSession extends DebugSession {
 
   // ---- lifecycle --------------------------------------------------------------------------------------------------
 
-  private initialize(_args: DebugProtocol.InitializeRequestArguments): DebugProtocol.Capabilities {
+  private initialize(args: DebugProtocol.InitializeRequestArguments): DebugProtocol.Capabilities {
+    this.clientRefreshes = args.supportsInvalidatedEvent === true;
     return {
       supportsConfigurationDoneRequest: true,
       supportsFunctionBreakpoints: true,
@@ -479,6 +484,7 @@ export class MmiodbgSession extends DebugSession {
   private sliceEnded(): void {
     this.serial.flush();
     this.debugcon.flush();
+    this.reportHookHits();
     const trace = this.controller?.emulator.trace;
     if (trace && trace.total !== this.lastTraceTotal) {
       const now = performance.now();
@@ -488,6 +494,25 @@ export class MmiodbgSession extends DebugSession {
         this.sendCustomEvent('mmiodbg/traceAppended', { total: trace.total });
       }
     }
+  }
+
+  /** After the response to the request that changed a value: the client reads its Variables view again. */
+  private valuesChanged(): void {
+    if (!this.clientRefreshes) return;
+    setImmediate(() => this.sendEvent(new InvalidatedEvent(['variables'])));
+  }
+
+  /** Hit counts for the Hooks view while the guest runs, at most twice a second and only when they changed. */
+  private reportHookHits(): void {
+    const emulator = this.controller?.emulator;
+    const now = performance.now();
+    if (!emulator || now - this.lastHooksEvent < 500) return;
+    this.lastHooksEvent = now;
+    const hooks = emulator.hooks.listHooks().map(hookView);
+    const hits = hooks.reduce((n, h) => n + h.hits, 0);
+    if (hits === this.lastHookHits) return;
+    this.lastHookHits = hits;
+    this.sendCustomEvent('mmiodbg/hooksChanged', { hooks });
   }
 
   private finished(outcome: RunOutcome): void {
@@ -1117,6 +1142,8 @@ export class MmiodbgSession extends DebugSession {
     const value = evaluateExpression(args.value, this.evalEnvironment(emulator)).value;
     node.set(value);
     const v = this.toVariable(node);
+    // A field's register, the register's other views and the Peripherals view changed too.
+    this.valuesChanged();
     return { value: v.value, variablesReference: v.variablesReference };
   }
 
@@ -1337,6 +1364,7 @@ export class MmiodbgSession extends DebugSession {
       value & ((1n << BigInt(register.width)) - 1n),
       args.path === 'guest' ? 'guest' : 'debugger',
     );
+    this.valuesChanged();
     return { register: registerView(register, device.peekRegister(register)) };
   }
 

@@ -26,6 +26,25 @@ async function terminate(dc: DebugClient): Promise<void> {
 }
 
 void describe('hooks', () => {
+  void it('reports hit counts while the guest runs, not only when it stops', async () => {
+    const dc = await startClient();
+    const stops: unknown[] = [];
+    dc.on('stopped', (e) => stops.push(e));
+    const counted = new Promise<CustomEvents['mmiodbg/hooksChanged']>((resolve) => {
+      dc.on('mmiodbg/hooksChanged', (e: { body: CustomEvents['mmiodbg/hooksChanged'] }) => {
+        if (e.body.hooks.some((h) => h.hits > 0)) resolve(e.body);
+      });
+    });
+    await Promise.all([
+      dc.configurationSequence(),
+      dc.launch({ program: HPET_PROBE, hooks: [SEED_HOOK], stopOnEntry: false }),
+    ]);
+    const body = await counted;
+    assert.equal(body.hooks[0].name, 'read hpet.GCAP_ID');
+    assert.deepEqual(stops, [], 'the counts came while the guest ran');
+    await terminate(dc);
+  });
+
   void it('runs without hooks: the ich HPET has 4 comparators', async () => {
     const dc = await startClient();
     const output = collectOutput(dc);

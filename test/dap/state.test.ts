@@ -209,3 +209,45 @@ void describe('state of a guest stopped on entry', () => {
     );
   });
 });
+
+void describe('views after a change', () => {
+  void it('asks a client that supports it to read its variables again after a value changed', async () => {
+    const dc = await startClient();
+    try {
+      await dc.initializeRequest({
+        adapterID: 'mmiodbg',
+        linesStartAt1: true,
+        columnsStartAt1: true,
+        supportsInvalidatedEvent: true,
+      });
+      await Promise.all([
+        dc.configurationSequence(),
+        dc.launchRequest({ program: HPET_PROBE, stopOnEntry: true } as DebugProtocol.LaunchRequestArguments),
+        dc.waitForEvent('stopped'),
+      ]);
+      const hpet = await child(dc, await scope(dc, 'Devices'), 'hpet');
+      const conf = await child(dc, hpet.variablesReference, 'GEN_CONF');
+      const invalidated = dc.waitForEvent('invalidated');
+      await dc.setVariableRequest({ variablesReference: conf.variablesReference, name: 'LEG_RT_CNF', value: '1' });
+      assert.deepEqual((await invalidated).body.areas, ['variables']);
+      // The register's own value is read anew: the field's change shows there too.
+      const reread = await child(
+        dc,
+        (await child(dc, await scope(dc, 'Devices'), 'hpet')).variablesReference,
+        'GEN_CONF',
+      );
+      assert.equal(reread.value, '0x0000000000000002');
+      const again = dc.waitForEvent('invalidated');
+      await dc.customRequest('mmiodbg/writeRegister', {
+        device: 'hpet',
+        register: 'GEN_CONF',
+        field: 'LEG_RT_CNF',
+        value: '0',
+        path: 'debugger',
+      });
+      assert.deepEqual((await again).body.areas, ['variables']);
+    } finally {
+      await dc.stop();
+    }
+  });
+});
