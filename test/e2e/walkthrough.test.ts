@@ -19,13 +19,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { packVsix } from '../support/vsix';
 import { CodeServer, codeServerEntry, runCommand } from './code-server';
+import { SHOTS, contextMenuAction, expandPane, openFile, pane, shot, treeRow } from './workbench';
 
-const SHOTS = resolve('test-results/e2e');
 const SEED_HOOK = readFileSync('examples/hooks/hpet-one-comparator-fewer.mmh', 'utf8');
 const STARTING_HOOK = '# Hooks for hpet-probe: none yet.\n';
 
@@ -55,46 +55,6 @@ function makeWorkspace(dir: string): void {
   );
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
-
-function pane(page: Page, title: string): ReturnType<Page['locator']> {
-  return page.locator('.pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`, 'i') }) });
-}
-
-/** Expands (or collapses) a view pane of the side bar by clicking its header. */
-async function expandPane(page: Page, title: string, expanded: boolean): Promise<void> {
-  const header = pane(page, title).locator('.pane-header').first();
-  await header.waitFor({ timeout: 30_000 });
-  if ((await header.getAttribute('aria-expanded')) !== String(expanded)) await header.click();
-}
-
-/** Opens a workspace file through Quick Open (the palette without its `>`). */
-async function openFile(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().click({ timeout: 15_000 });
-  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 10_000 });
-}
-
-/** The row of a tree with this label, scrolling the tree with the mouse wheel until it is rendered. */
-async function treeRow(page: Page, tree: Locator, label: string, level: number): Promise<Locator> {
-  const row = tree
-    .locator(`.monaco-list-row[aria-level="${level}"]`, {
-      has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label}\\s*$`) }),
-    })
-    .first();
-  for (let i = 0; i < 40 && !(await row.count()); i++) {
-    await tree.locator('.monaco-list').first().hover();
-    await page.mouse.wheel(0, 60);
-    await page.waitForTimeout(150);
-  }
-  return row;
-}
-
 /** Break on Read/Write from the Peripherals view's context menu on a device register. */
 async function breakOn(page: Page, device: string, register: string, action: string, shotName?: string): Promise<void> {
   await expandPane(page, 'Peripherals', true);
@@ -108,15 +68,7 @@ async function breakOn(page: Page, device: string, register: string, action: str
   // The registers arrive from the adapter after the click.
   await peripherals.locator('.monaco-list-row[aria-level="2"]').first().waitFor({ timeout: 15_000 });
   const registerRow = await treeRow(page, peripherals, register, 2);
-  await registerRow.click({ button: 'right' });
-  const menuItem = page.locator('.context-view .action-item', { hasText: action }).first();
-  await menuItem.waitFor({ timeout: 10_000 });
-  if (shotName) await shot(page, shotName);
-  // A click right after the menu opened can go unseen: click until the menu closes.
-  for (let i = 0; i < 5 && (await menuItem.isVisible()); i++) {
-    await page.waitForTimeout(300);
-    await menuItem.click().catch(() => undefined);
-  }
+  await contextMenuAction(page, registerRow, action, shotName ? () => shot(page, shotName) : undefined);
   await expandPane(page, 'Peripherals', false);
 }
 
