@@ -27,6 +27,8 @@ export class HookLanguageClient implements vscode.Disposable {
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ language: HOOK_LANGUAGE }],
       initializationOptions,
+      // Devices declared in hook files that are not open count too: the server hears when those files change.
+      synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher('**/*.mmh') },
     };
     this.client = new LanguageClient('mmiodbg.hooks', 'mmiodbg hook language', serverOptions, clientOptions);
     await this.client.start();

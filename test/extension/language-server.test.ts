@@ -7,7 +7,9 @@ import {
   diagnosticsFor,
   HookDocument,
   hoverAt,
+  referenceAt,
 } from '../../adapter/hooks/server/features';
+import { HookWorkspace } from '../../adapter/hooks/server/workspace';
 
 const DEVICES = new PcMachine({ memoryMiB: 2 }).deviceDescriptions();
 
@@ -150,5 +152,50 @@ void describe('hook language server: definition', () => {
   void it('has no definition for machine devices', () => {
     const { doc, offset } = at('on read hp|et.GCAP_ID { handled }');
     assert.equal(definitionAt(doc, offset), undefined);
+  });
+});
+
+void describe('hook language server: devices declared in other files', () => {
+  const DEVICES_FILE = `device mydev at 0xfe000000 size 0x1000 "My device" {
+    register CTRL at 0x0 width 32 rw "control" {
+        field EN [0] rw "enable"
+    }
+}
+`;
+  const USES = `on write mydev.CTRL {
+    value.EN = 1
+}
+`;
+
+  void it('knows a device another file declares, and where', () => {
+    const workspace = new HookWorkspace(DEVICES);
+    assert.equal(workspace.set('file:///w/uses.mmh', USES, true), false);
+    assert.match(diagnosticsFor(USES, workspace.devicesFor('file:///w/uses.mmh'))[0]?.message ?? '', /unknown device/);
+    const generation = workspace.generation;
+    assert.equal(workspace.set('file:///w/devices.mmh', DEVICES_FILE, false), true);
+    assert.ok(workspace.generation > generation);
+    assert.deepEqual(diagnosticsFor(USES, workspace.devicesFor('file:///w/uses.mmh')), []);
+    // A file does not see its own declarations through the workspace (its text has them), nor twice.
+    assert.equal(
+      workspace.devicesFor('file:///w/devices.mmh').some((d) => d.name === 'mydev'),
+      false,
+    );
+    const doc = new HookDocument(USES, workspace.devicesFor('file:///w/uses.mmh'));
+    const register = USES.indexOf('CTRL') + 1;
+    assert.equal(definitionAt(doc, register), undefined);
+    assert.deepEqual(referenceAt(doc, register), { device: 'mydev', register: 'CTRL' });
+    const location = workspace.declarationElsewhere('file:///w/uses.mmh', 'mydev', 'CTRL');
+    assert.equal(location?.uri, 'file:///w/devices.mmh');
+    assert.equal(DEVICES_FILE.slice(location?.start, location?.end), 'CTRL');
+    const device = workspace.declarationElsewhere('file:///w/uses.mmh', 'MYDEV');
+    assert.equal(DEVICES_FILE.slice(device?.start, device?.end), 'mydev');
+    assert.equal(hoverAt(doc, register)?.markdown.includes('control'), true);
+    // Unchanged declarations (a comment added) leave the other files' analyses valid.
+    assert.equal(workspace.set('file:///w/devices.mmh', `# devices\n${DEVICES_FILE}`, false), false);
+    // An open document is not replaced by its copy on disk.
+    assert.equal(workspace.set('file:///w/uses.mmh', 'garbage', false), false);
+    assert.equal(workspace.isOpen('file:///w/uses.mmh'), true);
+    assert.equal(workspace.delete('file:///w/devices.mmh'), true);
+    assert.match(diagnosticsFor(USES, workspace.devicesFor('file:///w/uses.mmh'))[0]?.message ?? '', /unknown device/);
   });
 });

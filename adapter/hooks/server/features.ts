@@ -646,6 +646,24 @@ export function definitionAt(doc: HookDocument, offset: number): DefinitionResul
   return pick(doc.symbolsNamed('state', t.text)[0]);
 }
 
+/**
+ * The device, or device register, named at the offset (`mydev` or `mydev.CTRL`), for finding a declaration in
+ * another file when this one has none.
+ */
+export function referenceAt(doc: HookDocument, offset: number): { device: string; register?: string } | undefined {
+  const i = doc.tokenIndexAt(offset);
+  if (i < 0) return undefined;
+  const t = doc.tokens[i];
+  if (t.kind !== 'ident') return undefined;
+  const prev = doc.tokens[i - 1];
+  const before = doc.tokens[i - 2];
+  if (isPunct(prev, '.')) {
+    if (before?.kind !== 'ident' || isVariableName(doc, before.text, offset)) return undefined;
+    return { device: before.text, register: t.text };
+  }
+  return isVariableName(doc, t.text, offset) ? undefined : { device: t.text };
+}
+
 /** Converts a checker range (offsets) to start/end offsets. */
 export function rangeOffsets(range: SourceRange): { start: number; end: number } {
   return { start: range.start.offset, end: Math.max(range.end.offset, range.start.offset + 1) };

@@ -16,7 +16,7 @@ export interface RegisterSummary {
 }
 
 export interface HookServerRequests {
-  /** Every register the server knows (the machine's devices and those declared in open hook files). */
+  /** Every register the server knows (the machine's devices and those declared in the workspace's hook files). */
   'mmiodbg/registers': { params: Record<string, never>; result: { registers: RegisterSummary[] } };
   /** Decodes a number as a register (`hpet.GCAP_ID`) without a debug session. */
   'mmiodbg/decodeValue': {
