@@ -35,9 +35,37 @@ export interface CompiledBlock {
   count: number;
   /** Instructions that the generated code hands to the interpreter. */
   helperInsns: number[];
+  /**
+   * The block ends in a branch its own code performs (or runs on without a block-ending instruction), not in an
+   * instruction that the interpreter or a helper ends it with: such a block may be a member of a region.
+   */
+  inlineEnd: boolean;
+}
+
+/**
+ * How a block is compiled as part of a region: its instruction indexes are offset by `kBase` in the region's
+ * arrays, and `link` gives the region case of a block start EIP (undefined outside the region).
+ */
+export interface RegionPlacement {
+  kBase: number;
+  link: (eip: number) => number | undefined;
+}
+
+/** One member block compiled for a region. */
+export interface RegionPart {
+  body: string;
+  usedRegs: number;
+  writtenRegs: number;
+  eips: number[];
 }
 
 type Size = 1 | 2 | 4;
+
+/**
+ * Block transitions a region makes inside one call before it returns to the block chain (which enters it again):
+ * so that V8 optimizes a region as a function it calls often, rather than only on-stack in a long-running loop.
+ */
+const REGION_LINKS_PER_RUN = 256;
 
 const MASK: Record<Size, number> = { 1: 0xff, 2: 0xffff, 4: -1 };
 const SIGN: Record<Size, number> = { 1: 0x80, 2: 0x8000, 4: -0x80000000 };
@@ -106,6 +134,62 @@ export function endsBlock(insn: Instruction): boolean {
   }
 }
 
+/**
+ * Assembles a region: member blocks compiled with compileForRegion, in one function whose loop switches on `pc`,
+ * the member running. Guest registers and lazy flags stay in locals from entry to exit. After a member, the loop
+ * does what the run loop's block chain does between blocks: it adds the retired instructions to icount, stops when
+ * something asked to leave the chain (blockExit) or the budget is spent, and otherwise continues at the member
+ * starting at the next EIP, if any. A fault anywhere rolls back to its instruction: E and KO give, for the
+ * region-wide instruction index k, its EIP and its index within its block.
+ */
+export function assembleRegion(parts: readonly RegionPart[]): string {
+  let used = 0;
+  let written = 0;
+  for (const part of parts) {
+    used |= part.usedRegs;
+    written |= part.writtenRegs;
+  }
+  const regs = [0, 1, 2, 3, 4, 5, 6, 7].filter((i) => used & (1 << i));
+  const load = regs.map((i) => `r${i} = R[${i}]`).join(', ');
+  const store = regs
+    .filter((i) => written & (1 << i))
+    .map((i) => `R[${i}] = r${i};`)
+    .join(' ');
+  const storeAll = regs.map((i) => `R[${i}] = r${i};`).join(' ');
+  const loadAll = regs.map((i) => `r${i} = R[${i}];`).join(' ');
+  const flagsOut = 'cpu.ccOp = fo; cpu.ccA = fa; cpu.ccB = fb; cpu.ccRes = fr; cpu.eflags = fl;';
+  const flagsIn = 'fo = cpu.ccOp; fa = cpu.ccA; fb = cpu.ccB; fr = cpu.ccRes; fl = cpu.eflags;';
+  const cases: string[] = [];
+  const links: string[] = [];
+  let kBase = 0;
+  parts.forEach((part, j) => {
+    const body = part.body
+      .replaceAll('__SYNC_OUT__', `${storeAll} ${flagsOut}`)
+      .replaceAll('__SYNC_IN__', `${loadAll} ${flagsIn}`);
+    cases.push(`case ${j}: {\nk = ${kBase};\nbody: {\n${body}\n}\nbreak;\n}`);
+    links.push(`case ${part.eips[0]}: pc = ${j}; continue region;`);
+    kBase += part.eips.length;
+  });
+  return `let ${load ? load + ', ' : ''}fo = cpu.ccOp, fa = cpu.ccA, fb = cpu.ccB, fr = cpu.ccRes, fl = cpu.eflags;
+let k = 0, nx = 0, n = 0, la = 0, e = 0, p = 0, sy = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, it = ${REGION_LINKS_PER_RUN};
+const lim = cpu.icountLimit;
+region: for (;;) {
+try {
+switch (pc) {
+${cases.join('\n')}
+}
+} catch (err) { if (sy === 0) { ${store} ${flagsOut} } cpu.eip = E[k]; cpu.icount += KO[k]; h.fault(err); return; }
+cpu.icount += n;
+if (cpu.blockExit || cpu.icount >= lim) break region;
+switch (nx) {
+${links.join('\n')}
+}
+break region;
+}
+${store} ${flagsOut} cpu.eip = nx;
+return pc;`;
+}
+
 /** Compiles one block. */
 export class BlockCodegen {
   private out: string[] = [];
@@ -115,17 +199,23 @@ export class BlockCodegen {
   private knownOp = -1;
   private k = 0;
   private insn!: Instruction;
+  private insns: readonly Instruction[] = [];
   private readonly eips: number[] = [];
   private readonly user: boolean;
   private ended = false;
   /** Indexes of instructions that run in the interpreter (their descriptors are kept with the block). */
   readonly helperInsns: number[] = [];
+  /** The block ends with an instruction run by a helper (or always faults): see CompiledBlock.inlineEnd. */
+  private helperEnded = false;
+  private readonly kBase: number;
 
   constructor(
     private readonly mode: BlockMode,
     private readonly startEip: number,
+    private readonly region?: RegionPlacement,
   ) {
     this.user = mode.cpl === 3;
+    this.kBase = region?.kBase ?? 0;
   }
 
   // ---- registers ---------------------------------------------------------------------------------------------
@@ -329,8 +419,58 @@ export class BlockCodegen {
   private carry(): string {
     const op = this.knownOp;
     if (op === CcOp.Eager) return '(fl & 1)';
-    if (op >= 0 && (op & ~3) === CcOp.Logic) return '0';
+    if (op > 0) {
+      // Operands and results of 8- and 16-bit operations are kept zero-extended (see flags.ts carryOf).
+      const u = (v: string): string => ((op & 3) === 2 ? `(${v} >>> 0)` : v);
+      switch (op & ~3) {
+        case CcOp.Logic:
+          return '0';
+        case CcOp.Add:
+          return `(${u('fr')} < ${u('fa')} ? 1 : 0)`;
+        case CcOp.Sub:
+          return `(${u('fa')} < ${u('fb')} ? 1 : 0)`;
+        case CcOp.Inc:
+        case CcOp.Dec:
+          return '(fb & 1)';
+      }
+    }
     return '(fo === 0 ? fl & 1 : h.cf(fo, fa, fb, fr))';
+  }
+
+  /**
+   * True when the CF that INC or DEC at index k preserves is never observed: a later instruction of the block
+   * overwrites CF before anything reads it, and nothing in between can fault or leave the block (which would
+   * expose EFLAGS). Only register and immediate forms of a few instructions are considered.
+   */
+  private carryDeadAfter(k: number): boolean {
+    for (let j = k + 1; j < this.insns.length; j++) {
+      const insn = this.insns[j];
+      for (let i = 0; i < insn.opCount; i++) {
+        const kind = insn.opKind(i);
+        if (kind === OpKind.Register) {
+          if (!GPR.has(insn.opRegister(i))) return false;
+        } else if (kind !== OpKind.Immediate8 && kind !== OpKind.Immediate16 && kind !== OpKind.Immediate32) {
+          if (kind !== OpKind.Immediate8to16 && kind !== OpKind.Immediate8to32) return false;
+        }
+      }
+      switch (insn.mnemonic) {
+        case M.Add:
+        case M.Sub:
+        case M.And:
+        case M.Or:
+        case M.Xor:
+        case M.Cmp:
+        case M.Test:
+          return true;
+        case M.Inc:
+        case M.Dec:
+        case M.Mov:
+          continue;
+        default:
+          return false;
+      }
+    }
+    return false;
   }
 
   /** Boolean expression of condition code cc (0-15). */
@@ -382,8 +522,19 @@ export class BlockCodegen {
 
   // ---- exits -------------------------------------------------------------------------------------------------
 
-  /** Leaves the block after the current instruction, continuing at `eip` (an expression). */
+  /**
+   * Leaves the block after the current instruction, continuing at `eip` (an expression). In a region, a branch to
+   * a member block goes straight to its case when the run loop would have chained to it: nothing asked the
+   * block chain to stop (blockExit) and the instruction budget is not spent.
+   */
   private exitTo(eip: string, retired = this.k + 1): void {
+    const target = this.region && /^\d+$/.test(eip) ? this.region.link(Number(eip)) : undefined;
+    if (target !== undefined) {
+      this.emit(
+        `cpu.icount += ${retired}; nx = ${eip}; if (cpu.blockExit || cpu.icount >= lim || --it === 0) break region; pc = ${target}; continue region;`,
+      );
+      return;
+    }
     this.emit(`nx = ${eip}; n = ${retired}; break body;`);
   }
 
@@ -447,22 +598,34 @@ export class BlockCodegen {
   // ---- main ----------------------------------------------------------------------------------------------------
 
   compile(insns: Instruction[]): CompiledBlock {
-    for (const insn of insns) this.eips.push(insn.ip32 & (this.mode.code32 ? -1 : 0xffff));
-    for (let i = 0; i < insns.length; i++) {
-      this.k = i;
-      this.insn = insns[i]!;
-      if (i > 0) this.emit(`k = ${i};`);
-      this.emit(`// ${i}: ${hex(this.eips[i])}`);
-      this.instruction();
-      if (this.ended) break;
-    }
-    if (!this.ended) this.exitTo(String(this.nextEip()), insns.length);
+    this.generate(insns);
     return {
       source: this.assemble(insns.length),
       eips: this.eips,
       count: this.eips.length,
       helperInsns: this.helperInsns,
+      inlineEnd: !this.helperEnded,
     };
+  }
+
+  /** Compiles the block as one case of a region (see RegionPlacement and assembleRegion). */
+  compileForRegion(insns: Instruction[]): RegionPart {
+    this.generate(insns);
+    return { body: this.out.join('\n'), usedRegs: this.usedRegs, writtenRegs: this.writtenRegs, eips: this.eips };
+  }
+
+  private generate(insns: Instruction[]): void {
+    this.insns = insns;
+    for (const insn of insns) this.eips.push(insn.ip32 & (this.mode.code32 ? -1 : 0xffff));
+    for (let i = 0; i < insns.length; i++) {
+      this.k = i;
+      this.insn = insns[i]!;
+      if (i > 0) this.emit(`k = ${this.kBase + i};`);
+      this.emit(`// ${i}: ${hex(this.eips[i])}`);
+      this.instruction();
+      if (this.ended) break;
+    }
+    if (!this.ended) this.exitTo(String(this.nextEip()), insns.length);
   }
 
   private assemble(count: number): string {
@@ -654,6 +817,7 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
   private raise(vector: number): void {
     this.emit(`h.raise(${vector});`);
     this.ended = true;
+    this.helperEnded = true;
   }
 
   // ---- instruction groups ------------------------------------------------------------------------------------
@@ -748,7 +912,7 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     const insn = this.insn;
     const size = this.opSize(0);
     const wrap = (v: string): string => (size === 4 ? `(${v}) | 0` : `(${v}) & ${MASK[size]}`);
-    this.emit(`t4 = ${this.carry()};`);
+    this.emit(`t4 = ${this.carryDeadAfter(this.k) ? '0' : this.carry()};`);
     if (this.isMem0) {
       this.memLinear(size, true);
       this.loadForWrite('t0', size);
@@ -1085,7 +1249,9 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
       // The double product is exact below 2^53; above, it cannot equal an int32, which is the overflow case too.
       this.emit('t2 = Math.imul(t0, t1); t3 = (t0 | 0) * (t1 | 0) !== t2 ? 1 : 0;');
     } else {
-      this.emit('t3 = ((t0 << 16) >> 16) * ((t1 << 16) >> 16); t2 = t3 & 0xffff; t3 = t3 !== (t3 << 16) >> 16 ? 1 : 0;');
+      this.emit(
+        't3 = ((t0 << 16) >> 16) * ((t1 << 16) >> 16); t2 = t3 & 0xffff; t3 = t3 !== (t3 << 16) >> 16 ? 1 : 0;',
+      );
     }
     this.setLazy(CcOp.Mul, size, 't3', '0', 't2');
     this.writeReg(insn.op0Register, 't2');
@@ -1116,6 +1282,7 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     );
     this.syncIn();
     this.emit(`if (t0 >= 0) { nx = cpu.eip; n = ${this.k} + t0; break body; }`);
+    if (endsBlock(insn)) this.helperEnded = true;
   }
 
   private stringAddress32(): boolean {
@@ -1134,6 +1301,7 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     this.emit(`h.${name}(${this.nextEip()});`);
     this.syncIn();
     this.endWith('cpu.eip');
+    this.helperEnded = true;
   }
 
   /** RDTSC inline where CR4.TSD cannot fault it (CPL 0 or real mode); elsewhere the interpreter checks TSD. */
@@ -1154,11 +1322,12 @@ ${store} ${flagsOut} cpu.eip = nx; cpu.icount += n;`;
     if (hasMem) this.emit(`t0 = ${this.effectiveAddress()};`);
     this.syncOut();
     this.emit(`cpu.eip = ${this.eips[this.k]};`);
-    this.emit(`h.exec(D[${this.k}], ${hasMem ? 't0' : '0'}, ${this.k});`);
+    this.emit(`h.exec(D[${this.kBase + this.k}], ${hasMem ? 't0' : '0'}, ${this.k});`);
     this.helperInsns.push(this.k);
     this.syncIn();
     if (endsBlock(insn)) {
       this.endWith('cpu.eip');
+      this.helperEnded = true;
       return;
     }
     this.emit(`if (cpu.blockExit || cpu.eip !== ${this.nextEip()}) { nx = cpu.eip; n = ${this.k + 1}; break body; }`);

@@ -16,11 +16,15 @@ export class BlockHelpers {
 
   constructor(private readonly cpu: Cpu) {}
 
+  // The slow paths and the interpreter set accessInsnInBlock for the duration of the access only, so that nothing
+  // after them in the block (or in the next block of a region) sees a stale position.
+
   rd(la: number, size: number, eip: number, k: number): number {
     const cpu = this.cpu;
     cpu.accessEip = eip;
     cpu.accessInsnInBlock = k;
     const v = cpu.readSlow(la, size, cpu.cpl === 3);
+    cpu.accessInsnInBlock = 0;
     return size === 4 ? v | 0 : v;
   }
 
@@ -31,6 +35,7 @@ export class BlockHelpers {
     cpu.accessInsnInBlock = k;
     cpu.probeWrite(la, size, cpu.cpl === 3);
     const v = cpu.readSlow(la, size, cpu.cpl === 3);
+    cpu.accessInsnInBlock = 0;
     return size === 4 ? v | 0 : v;
   }
 
@@ -39,6 +44,7 @@ export class BlockHelpers {
     cpu.accessEip = eip;
     cpu.accessInsnInBlock = k;
     cpu.writeSlow(la, size, value, cpu.cpl === 3);
+    cpu.accessInsnInBlock = 0;
   }
 
   seg(seg: number, offset: number, size: number, write: number): number {
@@ -134,6 +140,7 @@ export class BlockHelpers {
     this.cpu.accessInsnInBlock = k;
     this.cpu.accessEip = this.cpu.eip;
     execute(this.cpu, d, ea);
+    this.cpu.accessInsnInBlock = 0;
   }
 
   hlt(nextEip: number): void {

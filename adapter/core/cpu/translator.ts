@@ -5,8 +5,8 @@
  */
 import { Decoder, DecoderOptions, Instruction, Mnemonic, OpKind } from 'iced-x86';
 import { PageKind } from '../bus/physical';
-import { BlockCodegen, endsBlock } from './codegen';
-import type { BlockMode } from './codegen';
+import { BlockCodegen, assembleRegion, endsBlock } from './codegen';
+import type { BlockMode, RegionPart } from './codegen';
 import type { Cpu } from './cpu';
 import { ALIGNMENT_CHECK_MODE } from './cpu';
 import type { Decoded } from './decoded';
@@ -16,7 +16,11 @@ import { TLB_INVALID } from './mmu';
 import { Flag, GuestFault } from './state';
 
 export interface Block {
-  readonly run: () => void;
+  /**
+   * Runs the block. A region takes the index of the member to start at and returns the index of the member it
+   * left from (undefined after a fault).
+   */
+  readonly run: (entry: number) => number | undefined;
   /** Physical address of the first byte. */
   readonly physical: number;
   readonly mode: number;
@@ -39,6 +43,15 @@ export interface Block {
   other: Block | undefined;
   otherGeneration: number;
   executions: number;
+  /** See CompiledBlock.inlineEnd. */
+  readonly inlineEnd: boolean;
+  /** A region this block is a member of, run in its place by the block chain (starting at member regionEntry). */
+  region: Block | undefined;
+  regionEntry: number;
+  /** For a region: its blocks, the first being where it starts. */
+  readonly members: readonly Block[] | undefined;
+  /** Regions this block is a member of. */
+  memberOf: Block[] | undefined;
 }
 
 export interface TranslatorStats {
@@ -47,11 +60,25 @@ export interface TranslatorStats {
   invalidations: number;
   lookups: number;
   chained: number;
+  /** Regions compiled, and the blocks they hold in all. */
+  regions: number;
+  regionBlocks: number;
 }
 
 const MAX_BLOCK_INSTRUCTIONS = 64;
 const MAX_FOLLOWED_JUMPS = 4;
 const MAX_INSTRUCTION_LENGTH = 15;
+const MAX_REGION_BLOCKS = 8;
+const MAX_REGION_INSTRUCTIONS = 256;
+
+interface DecodedBlock {
+  insns: Instruction[];
+  decoded: Decoded[];
+  /** Bytes from the first instruction to the end of the last one decoded. */
+  offset: number;
+  pages: number[];
+  firstPageBytes: number;
+}
 
 /** The target of a direct near JMP in 32-bit code that a block may continue at, or undefined. */
 function followedJumpTarget(insn: Instruction, single: boolean, code32: boolean): number | undefined {
@@ -68,7 +95,17 @@ export class Translator {
   private previous: Block | undefined;
   /** Linear addresses where blocks must end before the instruction (debugger and DR0-3 instruction breakpoints). */
   private readonly breakpoints = new Set<number>();
-  readonly stats: TranslatorStats = { blocks: 0, compiledInstructions: 0, invalidations: 0, lookups: 0, chained: 0 };
+  /** Block-chain executions after which a block becomes the start of a region (see buildRegion). */
+  regionThreshold = 1000;
+  readonly stats: TranslatorStats = {
+    blocks: 0,
+    compiledInstructions: 0,
+    invalidations: 0,
+    lookups: 0,
+    chained: 0,
+    regions: 0,
+    regionBlocks: 0,
+  };
 
   constructor(private readonly cpu: Cpu) {
     this.helpers = new BlockHelpers(cpu);
@@ -76,6 +113,12 @@ export class Translator {
 
   /** Runs the block at CS:EIP (translating it first if needed). */
   execute(): void {
+    const block = this.nextBlock();
+    if (block !== undefined) this.runBlock(block, 0);
+  }
+
+  /** The block at CS:EIP: the previous block's successor when cached, else looked up or translated. */
+  private nextBlock(): Block | undefined {
     const cpu = this.cpu;
     const prev = this.previous;
     let block: Block | undefined;
@@ -93,7 +136,7 @@ export class Translator {
     if (block !== undefined) this.stats.chained++;
     else {
       block = this.lookup(false);
-      if (block === undefined) return;
+      if (block === undefined) return undefined;
       if (prev !== undefined) {
         // The way that did not just miss keeps its successor: replace the primary only if it is stale.
         if (prev.nextGeneration !== cpu.mmu.generation || prev.next === undefined || !prev.next.valid) {
@@ -107,7 +150,7 @@ export class Translator {
         }
       }
     }
-    this.runBlock(block);
+    return block;
   }
 
   /**
@@ -120,7 +163,14 @@ export class Translator {
     const cpu = this.cpu;
     for (;;) {
       const interruptsWereOff = ~cpu.eflags & Flag.IF;
-      this.execute();
+      const block = this.nextBlock();
+      if (block !== undefined) {
+        // Blocks in the chain may run as part of a region: breakpoints and single-stepping never get here.
+        if (block.region !== undefined) this.runBlock(block.region, block.regionEntry);
+        else if (++block.executions === this.regionThreshold && this.buildRegion(block))
+          this.runBlock(block.region!, 0);
+        else this.runBlock(block, 0);
+      }
       if (
         cpu.blockExit ||
         cpu.icount >= cpu.icountLimit ||
@@ -138,22 +188,23 @@ export class Translator {
   /** Runs exactly one instruction. */
   executeOne(): void {
     const block = this.lookup(true);
-    if (block !== undefined) this.runBlock(block);
+    if (block !== undefined) this.runBlock(block, 0);
     this.previous = undefined;
   }
 
-  private runBlock(block: Block): void {
+  private runBlock(block: Block, entry: number): void {
     const cpu = this.cpu;
     this.current = block;
     cpu.blockExit = false;
     cpu.accessInsnInBlock = 0;
-    block.executions++;
     cpu.stopBeforeAccessAllowed = true;
-    block.run();
+    const last = block.run(entry);
     cpu.stopBeforeAccessAllowed = false;
     cpu.accessInsnInBlock = 0;
     this.current = undefined;
-    this.previous = block.valid ? block : undefined;
+    // A region returns the member it left from: the chain goes on from that block's successors.
+    const from = block.members === undefined ? block : last === undefined ? undefined : block.members[last];
+    this.previous = block.valid && from?.valid ? from : undefined;
   }
 
   /** Forgets chaining (after a TLB flush or mode change the successor may differ). */
@@ -267,14 +318,30 @@ export class Translator {
     };
   }
 
-  private translate(linear: number, physical: number, single: boolean): Block | undefined {
+  /**
+   * Decodes the block at `eip` (linear and physical address of its first byte). With `length`, decodes again a
+   * block that was translated from those bytes (of its first page) before.
+   */
+  private decode(
+    linear: number,
+    physical: number,
+    eip: number,
+    single: boolean,
+    mode: BlockMode,
+    length?: number,
+  ): DecodedBlock {
     const cpu = this.cpu;
-    const mode = this.blockMode();
-    const eip = cpu.eip;
     // The rest of the page (and one instruction's length beyond): followed jumps may continue anywhere in it, and
     // every decode that starts on this page has its 15 bytes unless the next page cannot be fetched.
-    const limit = single ? MAX_INSTRUCTION_LENGTH : 0x1000 - (linear & 0xfff) + MAX_INSTRUCTION_LENGTH;
-    const { bytes, pages, firstPageBytes } = this.fetchBytes(linear, physical, limit);
+    const limit = length ?? (single ? MAX_INSTRUCTION_LENGTH : 0x1000 - (linear & 0xfff) + MAX_INSTRUCTION_LENGTH);
+    const { bytes, pages, firstPageBytes } =
+      length === undefined
+        ? this.fetchBytes(linear, physical, limit)
+        : {
+            bytes: cpu.phys.debugRead(physical, length),
+            pages: [physical >>> 12],
+            firstPageBytes: 0x1000 - (linear & 0xfff),
+          };
     const decoder = new Decoder(mode.code32 ? 32 : 16, bytes, DecoderOptions.None);
     decoder.ip = BigInt(eip >>> 0);
     const insns: Instruction[] = [];
@@ -326,37 +393,65 @@ export class Translator {
         decoded.push(describe(insn, bytes.subarray(0, Math.max(1, insn.length)), mode.code32));
         offset += Math.max(1, insn.length);
       }
+    } catch (e) {
+      for (const insn of insns) insn.free();
+      throw e;
+    } finally {
+      decoder.free();
+    }
+    return { insns, decoded, offset, pages, firstPageBytes };
+  }
+
+  /** Compiles generated block or region source into its function. */
+  private instantiate(
+    source: string,
+    eips: readonly number[],
+    decoded: Decoded[],
+    kOffsets?: number[],
+  ): (entry: number) => number | undefined {
+    const cpu = this.cpu;
+    const factory = new Function(
+      'cpu',
+      'R',
+      'ram',
+      'dv',
+      'TRS',
+      'TWS',
+      'TRU',
+      'TWU',
+      'h',
+      'E',
+      'D',
+      'KO',
+      `return function block(pc) {\n${source}\n};`,
+    ) as (...args: unknown[]) => (entry: number) => number | undefined;
+    const m = cpu.mmu;
+    return factory(
+      cpu,
+      cpu.regs,
+      cpu.phys.ram,
+      cpu.phys.ramView,
+      m.tlbs[0],
+      m.tlbs[1],
+      m.tlbs[2],
+      m.tlbs[3],
+      this.helpers,
+      Int32Array.from(eips),
+      decoded,
+      kOffsets === undefined ? undefined : Int32Array.from(kOffsets),
+    );
+  }
+
+  private translate(linear: number, physical: number, single: boolean): Block | undefined {
+    const cpu = this.cpu;
+    const mode = this.blockMode();
+    const eip = cpu.eip;
+    const { insns, decoded, offset, pages, firstPageBytes } = this.decode(linear, physical, eip, single, mode);
+    try {
       const codegen = new BlockCodegen(mode, eip);
       const compiled = codegen.compile(insns);
       const usedPages = offset > firstPageBytes ? pages : [pages[0]];
-      const factory = new Function(
-        'cpu',
-        'R',
-        'ram',
-        'dv',
-        'TRS',
-        'TWS',
-        'TRU',
-        'TWU',
-        'h',
-        'E',
-        'D',
-        `return function block() {\n${compiled.source}\n};`,
-      ) as (...args: unknown[]) => () => void;
-      const m = cpu.mmu;
-      const run = factory(
-        cpu,
-        cpu.regs,
-        cpu.phys.ram,
-        cpu.phys.ramView,
-        m.tlbs[0],
-        m.tlbs[1],
-        m.tlbs[2],
-        m.tlbs[3],
-        this.helpers,
-        Int32Array.from(compiled.eips),
-        decoded,
-      );
+      const run = this.instantiate(compiled.source, compiled.eips, decoded);
       const block: Block = {
         run,
         physical,
@@ -374,6 +469,11 @@ export class Translator {
         other: undefined,
         otherGeneration: -1,
         executions: 0,
+        inlineEnd: compiled.inlineEnd && !single,
+        region: undefined,
+        regionEntry: 0,
+        members: undefined,
+        memberOf: undefined,
       };
       this.register(block);
       this.stats.blocks++;
@@ -381,8 +481,111 @@ export class Translator {
       return block;
     } finally {
       for (const insn of insns) insn.free();
-      decoder.free();
     }
+  }
+
+  /**
+   * Compiles a region starting at the hot block `head`: the blocks the chain has gone to from it and from each
+   * other (their successor caches), as long as they start and end on its page in flat 32-bit code and end in
+   * branches of their own. A region runs exactly the blocks the chain would run, in one function; it is never
+   * used while breakpoints exist or an instruction runs alone (single-stepping, interrupt shadows). Returns false
+   * when there is nothing to gain (fewer than two blocks).
+   */
+  private buildRegion(head: Block): boolean {
+    const cpu = this.cpu;
+    const mode = head.mode;
+    // Mode bits 1 and 128: 32-bit code, flat CS (so EIP is the linear address).
+    if ((mode & 129) !== 129 || mode !== cpu.mode || !this.isRegionMember(head, head)) return false;
+    const members = [head];
+    const index = new Map<number, number>([[head.eip, 0]]);
+    let instructions = head.count;
+    for (let i = 0; i < members.length; i++) {
+      const b = members[i];
+      for (const s of [b.next, b.other]) {
+        if (s === undefined || index.has(s.eip) || !this.isRegionMember(s, head)) continue;
+        if (members.length >= MAX_REGION_BLOCKS || instructions + s.count > MAX_REGION_INSTRUCTIONS) continue;
+        index.set(s.eip, members.length);
+        members.push(s);
+        instructions += s.count;
+      }
+    }
+    if (members.length < 2) return false;
+    const blockMode = this.blockMode();
+    const parts: RegionPart[] = [];
+    const eips: number[] = [];
+    const kOffsets: number[] = [];
+    const decodedAll: Decoded[] = [];
+    for (const m of members) {
+      const d = this.decode(m.linear, m.physical, m.eip, false, blockMode, m.length);
+      try {
+        if (d.offset !== m.length || d.insns.length !== m.count) return false;
+        const codegen = new BlockCodegen(blockMode, m.eip, { kBase: eips.length, link: (eip) => index.get(eip) });
+        const part = codegen.compileForRegion(d.insns);
+        parts.push(part);
+        part.eips.forEach((eip, i) => {
+          eips.push(eip);
+          kOffsets.push(i);
+        });
+        decodedAll.push(...d.decoded);
+      } finally {
+        for (const insn of d.insns) insn.free();
+      }
+    }
+    const run = this.instantiate(assembleRegion(parts), eips, decodedAll, kOffsets);
+    const region: Block = {
+      ...head,
+      run,
+      count: eips.length,
+      valid: true,
+      nextEip: -1,
+      next: undefined,
+      nextGeneration: -1,
+      otherEip: -1,
+      other: undefined,
+      otherGeneration: -1,
+      executions: 0,
+      region: undefined,
+      regionEntry: 0,
+      members,
+      memberOf: undefined,
+    };
+    members.forEach((m, i) => {
+      (m.memberOf ??= []).push(region);
+      if (m.region === undefined) {
+        m.region = region;
+        m.regionEntry = i;
+      }
+    });
+    this.stats.regions++;
+    this.stats.regionBlocks += members.length;
+    return true;
+  }
+
+  private isRegionMember(block: Block, head: Block): boolean {
+    return (
+      block.valid &&
+      block.inlineEnd &&
+      block.mode === head.mode &&
+      block.pages.length === 1 &&
+      block.pages[0] === head.pages[0] &&
+      block.linear >>> 12 === head.linear >>> 12
+    );
+  }
+
+  /** A region stops being used when one of its blocks is invalidated. */
+  private dropRegion(region: Block): void {
+    if (!region.valid) return;
+    region.valid = false;
+    const members = region.members!;
+    for (const m of members) {
+      if (m.region === region) m.region = undefined;
+      const list = m.memberOf;
+      if (list === undefined) continue;
+      const i = list.indexOf(region);
+      if (i >= 0) list.splice(i, 1);
+    }
+    if (region === this.current) this.cpu.blockExit = true;
+    if (this.previous === region) this.previous = undefined;
   }
 
   private register(block: Block): void {
@@ -434,12 +637,18 @@ export class Translator {
       if (rest.length) map.set(block.physical, rest);
       else map.delete(block.physical);
     }
+    if (block.memberOf !== undefined) for (const region of [...block.memberOf]) this.dropRegion(region);
     if (this.previous === block) this.previous = undefined;
   }
 
   /** Drops every translated block (after breakpoints change, or on reset). */
   flushAll(): void {
-    for (const set of this.pageBlocks.values()) for (const b of set) b.valid = false;
+    for (const set of this.pageBlocks.values()) {
+      for (const b of set) {
+        b.valid = false;
+        if (b.region !== undefined) this.dropRegion(b.region);
+      }
+    }
     for (const page of this.pageBlocks.keys()) this.cpu.mmu.codePages[page] = 0;
     this.pageBlocks.clear();
     this.cache.clear();
