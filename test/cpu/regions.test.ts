@@ -80,6 +80,8 @@ void describe('translator: regions', () => {
       mov esi, 0x30000
       xor ebx, ebx
       xor ecx, ecx
+      jz l
+      ; The loop's first block becomes the region's first member, so the load is in the second.
       l: inc ecx
       cmp ecx, 0x7fffffff
       jae done
@@ -110,6 +112,8 @@ void describe('translator: regions', () => {
     const source = `
       mov ecx, 300
       mov ebx, 7
+      test ecx, ecx
+      jnz l
       l: mov eax, ecx
       xor edx, edx
       cmp ecx, 50
