@@ -24,6 +24,8 @@ export class HookLanguageClient implements vscode.Disposable {
       debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
     };
     const initializationOptions: HookServerInitializationOptions = {};
+    const hpet = launchHpetModel();
+    if (hpet !== undefined) initializationOptions.hpet = hpet;
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ language: HOOK_LANGUAGE }],
       initializationOptions,
@@ -46,4 +48,18 @@ export class HookLanguageClient implements vscode.Disposable {
   dispose(): void {
     void this.client?.stop();
   }
+}
+
+/**
+ * The HPET model of the workspace's first mmiodbg launch configuration that names one (a preset or key=value
+ * text), so that hovers and completion describe the HPET the guest will see.
+ */
+function launchHpetModel(): string | undefined {
+  const configurations = vscode.workspace.getConfiguration('launch').get<unknown[]>('configurations') ?? [];
+  for (const c of configurations) {
+    if (typeof c !== 'object' || c === null) continue;
+    const { type, hpet } = c as { type?: unknown; hpet?: unknown };
+    if (type === 'mmiodbg' && typeof hpet === 'string') return hpet;
+  }
+  return undefined;
 }

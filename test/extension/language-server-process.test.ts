@@ -95,3 +95,41 @@ void describe('hook language server process', () => {
     },
   );
 });
+
+void describe('hook language server process: the HPET of the launch configuration', () => {
+  void it('checks hook files against the HPET model it was started with', { timeout: 60_000 }, async () => {
+    const text = 'on read hpet.T3_CONF_CAP {\n    emulate\n}\n';
+    const diagnosticsWith = async (hpet: string | undefined): Promise<string[]> => {
+      const server = spawn(process.execPath, ['dist/server.js', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const connection = createMessageConnection(
+        new StreamMessageReader(server.stdout),
+        new StreamMessageWriter(server.stdin),
+      );
+      const published = new Promise<PublishedDiagnostics>((resolve) =>
+        connection.onNotification('textDocument/publishDiagnostics', resolve),
+      );
+      connection.listen();
+      try {
+        await connection.sendRequest('initialize', {
+          processId: process.pid,
+          rootUri: null,
+          capabilities: {},
+          initializationOptions: hpet === undefined ? {} : { hpet },
+        });
+        await connection.sendNotification('initialized', {});
+        await connection.sendNotification('textDocument/didOpen', {
+          textDocument: { uri: 'untitled:t3.mmh', languageId: 'mmiohook', version: 1, text },
+        });
+        return (await published).diagnostics.map((d) => d.message);
+      } finally {
+        connection.dispose();
+        server.kill();
+      }
+    };
+    // The default (ich) HPET has 4 timers; with 3, timer 3's registers do not exist.
+    assert.deepEqual(await diagnosticsWith(undefined), []);
+    const three = await diagnosticsWith('timers=3');
+    assert.equal(three.length, 1);
+    assert.match(three[0], /T3_CONF_CAP/);
+  });
+});
