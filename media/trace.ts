@@ -303,7 +303,7 @@ rowsEl.addEventListener('click', (event) => {
   if (!record) return;
   selectedSeq = record.seq;
   queueRender();
-  vscode.postMessage({ type: 'reveal', eip: record.eip, seq: record.seq });
+  vscode.postMessage({ type: 'reveal', eip: record.eip });
 });
 deviceSelect.addEventListener('change', refilter);
 directionSelect.addEventListener('change', refilter);

@@ -26,7 +26,7 @@ export type HostMessage =
 export type WebviewMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'ack'; readonly batch: number }
-  | { readonly type: 'reveal'; readonly eip: number; readonly seq: number }
+  | { readonly type: 'reveal'; readonly eip: number }
   | { readonly type: 'clear' };
 
 export function isWebviewMessage(value: unknown): value is WebviewMessage {
