@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { CustomRequestResult } from '../../adapter/session/protocol';
 import {
@@ -26,6 +27,15 @@ function probeWithoutSources(): string {
   const path = tempFile('hpet-probe.elf', '');
   copyFileSync(HPET_PROBE, path);
   return path;
+}
+
+/** The text of a frame's listing, from the adapter's `source` request. */
+async function listingOf(dc: DebugClient, source: DebugProtocol.Source | undefined): Promise<string> {
+  const response = (await dc.customRequest('source', {
+    source,
+    sourceReference: source?.sourceReference,
+  })) as DebugProtocol.SourceResponse;
+  return response.body.content;
 }
 
 function lineText(content: string, line: number): string {
@@ -94,12 +104,7 @@ void describe('disassembly listings for frames without source', () => {
       const frame = await topFrame(dc);
       const reference = frame.source?.sourceReference ?? 0;
       assert.ok(reference > 0);
-      const content = (
-        (await dc.customRequest('source', {
-          source: frame.source,
-          sourceReference: reference,
-        })) as DebugProtocol.SourceResponse
-      ).body.content;
+      const content = await listingOf(dc, frame.source);
       // The entry point is an assembler label without a size: a window listing that starts at the label, not
       // in the multiboot header before it.
       const lines = content.split('\n');
@@ -145,12 +150,7 @@ void describe('disassembly listings for frames without source', () => {
       await launchStopped(dc, { program: probeWithoutSources() });
       const frame = await topFrame(dc);
       // The call of guest_start from _start: another function than the stopped one.
-      const entry = (
-        (await dc.customRequest('source', {
-          source: frame.source,
-          sourceReference: frame.source?.sourceReference,
-        })) as DebugProtocol.SourceResponse
-      ).body.content;
+      const entry = await listingOf(dc, frame.source);
       const target = Number(/call\s+(0x[0-9a-f]{8})\s+; guest_start/.exec(entry)?.[1]);
       assert.ok(target > 0, entry);
       const listed = (
@@ -160,12 +160,7 @@ void describe('disassembly listings for frames without source', () => {
       ).body as CustomRequestResult<'mmiodbg/listing'>;
       assert.equal(listed.source.name, 'guest_start.dis');
       assert.notEqual(listed.source.sourceReference, frame.source?.sourceReference);
-      const content = (
-        (await dc.customRequest('source', {
-          source: listed.source,
-          sourceReference: listed.source.sourceReference,
-        })) as DebugProtocol.SourceResponse
-      ).body.content;
+      const content = await listingOf(dc, listed.source);
       assert.match(lineText(content, listed.line), new RegExp(`^\\s+${hex8(target)}\\s`));
       assert.equal(lineText(content, listed.line - 2), 'guest_start:');
       assert.match(lineText(content, listed.line - 1), /^ {4}; hpet-probe\.c:\d+$/);
@@ -197,12 +192,7 @@ void describe('disassembly listings for frames without source', () => {
       const before = await topFrame(dc);
       assert.equal(before.name, 'puts');
       assert.ok((before.source?.sourceReference ?? 0) > 0);
-      const content = (
-        (await dc.customRequest('source', {
-          source: before.source,
-          sourceReference: before.source?.sourceReference,
-        })) as DebugProtocol.SourceResponse
-      ).body.content.split('\n');
+      const content = (await listingOf(dc, before.source)).split('\n');
       // The image's line information annotates the listing even though its files are missing.
       assert.ok(
         content.some((l) => /^ {4}; \w+\.c:\d+$/.test(l)),
@@ -231,12 +221,7 @@ void describe('disassembly listings for frames without source', () => {
       const at = await eip(dc);
       const reference = frame.source?.sourceReference ?? 0;
       assert.ok(reference > 0);
-      const content = (
-        (await dc.customRequest('source', {
-          source: frame.source,
-          sourceReference: reference,
-        })) as DebugProtocol.SourceResponse
-      ).body.content;
+      const content = await listingOf(dc, frame.source);
       assert.match(lineText(content, frame.line), new RegExp(`${hex8(at)}\\s+b8 01 00 00 00\\s+mov\\s+eax, 1`));
       // The two NOPs before it are listed too: the window reaches back to instruction boundaries.
       assert.match(lineText(content, frame.line - 1), new RegExp(`${hex8(at - 1)}\\s+90\\s+nop`));

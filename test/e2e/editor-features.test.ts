@@ -6,7 +6,7 @@
  * the editor (inline values, hovers, "Decode Value as Register..."). Screenshots go to test-results/e2e/editor-*.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -26,6 +26,7 @@ import {
   SHOTS,
   treeRow,
   waitInside,
+  makeHpetProbeWorkspace,
 } from './workbench';
 
 /** A hook file for the language features; its line numbers are used below. */
@@ -61,33 +62,6 @@ on read hpet.GCAP_ID {
     emulate
 }
 `;
-
-function makeWorkspace(dir: string): void {
-  mkdirSync(join(dir, '.vscode'), { recursive: true });
-  copyFileSync('guests/hpet-probe/hpet-probe.elf', join(dir, 'hpet-probe.elf'));
-  writeFileSync(join(dir, 'edit.mmh'), EDIT_HOOK);
-  writeFileSync(join(dir, 'hooks.mmh'), SESSION_HOOK);
-  writeFileSync(
-    join(dir, '.vscode', 'launch.json'),
-    JSON.stringify(
-      {
-        version: '0.2.0',
-        configurations: [
-          {
-            type: 'mmiodbg',
-            request: 'launch',
-            name: 'hpet-probe',
-            program: '${workspaceFolder}/hpet-probe.elf',
-            hooks: ['${workspaceFolder}/hooks.mmh'],
-            stopOnEntry: true,
-          },
-        ],
-      },
-      null,
-      2,
-    ),
-  );
-}
 
 /** Text with runs of white space (table cells, line breaks) as single spaces. */
 function flat(text: string): string {
@@ -173,7 +147,7 @@ void describe('editor features in a real VS Code', { timeout: 300_000 }, () => {
       clearShots('editor-');
       const runDir = mkdtempSync(join(tmpdir(), 'mmiodbg-e2e-editor-'));
       const workspace = join(runDir, 'workspace');
-      makeWorkspace(workspace);
+      makeHpetProbeWorkspace(workspace, { 'edit.mmh': EDIT_HOOK, 'hooks.mmh': SESSION_HOOK });
       const vsix = join(runDir, 'mmiodbg.vsix');
       packVsix(vsix);
       const server = new CodeServer(setup.entry, runDir);

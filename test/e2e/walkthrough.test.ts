@@ -7,53 +7,26 @@
  * and find `hpet0: 3 comparators` in the Debug Console. Screenshots of each step go to test-results/e2e/.
  */
 import assert from 'node:assert/strict';
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { packVsix } from '../support/vsix';
 import { CodeServer, codeServerEntry, runCommand } from './code-server';
-import { SHOTS, contextMenuAction, expandPane, openFile, pane, shot, treeRow } from './workbench';
+import {
+  SHOTS,
+  contextMenuAction,
+  expandPane,
+  makeHpetProbeWorkspace,
+  openFile,
+  pane,
+  shot,
+  treeRow,
+} from './workbench';
 
 const SEED_HOOK = readFileSync('examples/hooks/hpet-one-comparator-fewer.mmh', 'utf8');
 const STARTING_HOOK = '# Hooks for hpet-probe: none yet.\n';
-
-function makeWorkspace(dir: string): void {
-  mkdirSync(join(dir, '.vscode'), { recursive: true });
-  copyFileSync('guests/hpet-probe/hpet-probe.elf', join(dir, 'hpet-probe.elf'));
-  writeFileSync(join(dir, 'hooks.mmh'), STARTING_HOOK);
-  writeFileSync(
-    join(dir, '.vscode', 'launch.json'),
-    JSON.stringify(
-      {
-        version: '0.2.0',
-        configurations: [
-          {
-            type: 'mmiodbg',
-            request: 'launch',
-            name: 'hpet-probe',
-            program: '${workspaceFolder}/hpet-probe.elf',
-            hooks: ['${workspaceFolder}/hooks.mmh'],
-            stopOnEntry: true,
-          },
-        ],
-      },
-      null,
-      2,
-    ),
-  );
-}
 
 /** Break on Read/Write from the Peripherals view's context menu on a device register. */
 async function breakOn(page: Page, device: string, register: string, action: string, shotName?: string): Promise<void> {
@@ -94,7 +67,7 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
       for (const name of readdirSync(SHOTS)) if (/^\d\d.*\.png$/.test(name)) rmSync(join(SHOTS, name));
       const runDir = mkdtempSync(join(tmpdir(), 'mmiodbg-e2e-'));
       const workspace = join(runDir, 'workspace');
-      makeWorkspace(workspace);
+      makeHpetProbeWorkspace(workspace, { 'hooks.mmh': STARTING_HOOK });
       const vsix = join(runDir, 'mmiodbg.vsix');
       packVsix(vsix);
       const server = new CodeServer(setup.entry, runDir);

@@ -2,9 +2,31 @@
  * Helpers for driving the VS Code workbench in the end-to-end tests: view panes, trees, files, the editor's
  * cursor, context menus and screenshots. Everything waits for what the user would see, never for a fixed time.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
+
+/**
+ * A workspace with the hpet-probe guest, hook files (name → text) and a launch.json that debugs the guest with
+ * `hooks.mmh`, stopped on entry.
+ */
+export function makeHpetProbeWorkspace(dir: string, hookFiles: Record<string, string>): void {
+  mkdirSync(join(dir, '.vscode'), { recursive: true });
+  copyFileSync('guests/hpet-probe/hpet-probe.elf', join(dir, 'hpet-probe.elf'));
+  for (const [name, text] of Object.entries(hookFiles)) writeFileSync(join(dir, name), text);
+  const configuration = {
+    type: 'mmiodbg',
+    request: 'launch',
+    name: 'hpet-probe',
+    program: '${workspaceFolder}/hpet-probe.elf',
+    hooks: ['${workspaceFolder}/hooks.mmh'],
+    stopOnEntry: true,
+  };
+  writeFileSync(
+    join(dir, '.vscode', 'launch.json'),
+    JSON.stringify({ version: '0.2.0', configurations: [configuration] }, null, 2),
+  );
+}
 
 /** Screenshots of the end-to-end tests. */
 export const SHOTS = resolve('test-results/e2e');
