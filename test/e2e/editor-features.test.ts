@@ -3,10 +3,11 @@
  * release walk-through: the hook language (diagnostics as you type, completion, hovers that decode registers and
  * numbers, go to definition), and, while the hpet-probe guest is paused, the Peripherals view (values, Set
  * Value..., Break on Write / Break on Access), the Hooks view and status bar hit counts, and register decoding in
- * the editor (inline values, hovers, "Decode Value as Register..."). Screenshots go to test-results/e2e/editor-*.
+ * the editor (inline values, hovers, "Decode Value as Register..."), and hooks sent while typing
+ * (mmiodbg.hooks.liveUpdate). Screenshots go to test-results/e2e/editor-*.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -148,6 +149,15 @@ void describe('editor features in a real VS Code', { timeout: 300_000 }, () => {
       const runDir = mkdtempSync(join(tmpdir(), 'mmiodbg-e2e-editor-'));
       const workspace = join(runDir, 'workspace');
       makeHpetProbeWorkspace(workspace, { 'edit.mmh': EDIT_HOOK, 'hooks.mmh': SESSION_HOOK });
+      // Typing in a hook file during a session sends it, without saving (section 5).
+      writeFileSync(
+        join(workspace, '.vscode', 'settings.json'),
+        JSON.stringify({
+          'mmiodbg.hooks.liveUpdate': true,
+          'mmiodbg.hooks.liveUpdateDelay': 300,
+          'files.autoSave': 'off',
+        }),
+      );
       const vsix = join(runDir, 'mmiodbg.vsix');
       packVsix(vsix);
       const server = new CodeServer(setup.entry, runDir);
@@ -413,6 +423,19 @@ void describe('editor features in a real VS Code', { timeout: 300_000 }, () => {
           /NUM_TIM_CAP \[12:8\] 3 \(4 timers\) COUNT_SIZE_CAP \[13\] 0 \(32-bit\)/,
         );
         await shot(page, 'editor-12-decode-command');
+
+        // ---- 5. Live update while typing (mmiodbg.hooks.liveUpdate): no save needed -------------------------
+        await openFile(page, 'hooks.mmh');
+        await page.keyboard.press('Control+End');
+        await page.keyboard.insertText('on read hpet.GEN_CONF {\n    emulate\n}\n');
+        await hooks
+          .locator('.monaco-list-row[aria-level="2"]', { hasText: /read hpet\.GEN_CONF.*active/ })
+          .first()
+          .waitFor({ timeout: 20_000 });
+        await status.filter({ hasText: /hooks: 2 active/ }).waitFor({ timeout: 10_000 });
+        // The text reached the guest without a save: the file on disk is unchanged.
+        assert.equal(readFileSync(join(workspace, 'hooks.mmh'), 'utf8'), SESSION_HOOK);
+        await shot(page, 'editor-13-live-typing');
       } catch (e) {
         if (current) await shot(current, 'editor-99-failure').catch(() => undefined);
         writeFileSync(join(SHOTS, 'editor-code-server.log'), server.log.join(''));
