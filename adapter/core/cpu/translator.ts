@@ -86,6 +86,22 @@ function followedJumpTarget(insn: Instruction, single: boolean, code32: boolean)
   return insn.op0Kind === OpKind.NearBranch32 ? insn.nearBranch32 >>> 0 : undefined;
 }
 
+/** The successor cache and execution count of a block that has not run yet. */
+function unlinked(): Pick<
+  Block,
+  'nextEip' | 'next' | 'nextGeneration' | 'otherEip' | 'other' | 'otherGeneration' | 'executions'
+> {
+  return {
+    nextEip: -1,
+    next: undefined,
+    nextGeneration: -1,
+    otherEip: -1,
+    other: undefined,
+    otherGeneration: -1,
+    executions: 0,
+  };
+}
+
 export class Translator {
   private readonly cache = new Map<number, Block[]>();
   private readonly singles = new Map<number, Block[]>();
@@ -464,13 +480,7 @@ export class Translator {
         count: compiled.count,
         pages: usedPages,
         valid: true,
-        nextEip: -1,
-        next: undefined,
-        nextGeneration: -1,
-        otherEip: -1,
-        other: undefined,
-        otherGeneration: -1,
-        executions: 0,
+        ...unlinked(),
         inlineEnd: compiled.inlineEnd && !single,
         region: undefined,
         regionEntry: 0,
@@ -539,13 +549,7 @@ export class Translator {
       run,
       count: eips.length,
       valid: true,
-      nextEip: -1,
-      next: undefined,
-      nextGeneration: -1,
-      otherEip: -1,
-      other: undefined,
-      otherGeneration: -1,
-      executions: 0,
+      ...unlinked(),
       region: undefined,
       regionEntry: 0,
       members,
