@@ -66,6 +66,12 @@ export function writeMemory(machine: PcMachine, ref: MemoryReference, bytes: Uin
   return written;
 }
 
+/** Reads code bytes for the disassembler; addresses outside 4 GiB (a listing reaching past the end) read nothing. */
+export function codeReader(machine: PcMachine, physical: boolean): (address: number, length: number) => Uint8Array {
+  return (address, length) =>
+    address < 0 || address > 0xffffffff ? new Uint8Array(0) : readMemory(machine, { physical, address }, length);
+}
+
 /** Reads `size` bytes little-endian at a linear address, or undefined when unmapped. */
 export function readLinearValue(machine: PcMachine, address: number, size: number): bigint | undefined {
   const bytes = readMemory(machine, { physical: false, address }, size);

@@ -26,7 +26,15 @@ import type { SourceLocation } from './dwarf';
 import { ErrorCode, SessionError, invalidArgument, toErrorMessage } from './errors';
 import type { EvalEnvironment, EvalValue } from './evaluate';
 import { evaluateExpression } from './evaluate';
-import { formatReference, hexDump, parseMemoryReference, readLinearValue, readMemory, writeMemory } from './memory';
+import {
+  codeReader,
+  formatReference,
+  hexDump,
+  parseMemoryReference,
+  readLinearValue,
+  readMemory,
+  writeMemory,
+} from './memory';
 import type {
   CustomEventName,
   CustomEvents,
@@ -1031,10 +1039,7 @@ export class MmiodbgSession extends DebugSession {
     const machine = emulator.machine;
     const cpu = machine.cpu;
     return {
-      read: (linear, length) =>
-        linear < 0 || linear > 0xffffffff
-          ? new Uint8Array(0)
-          : readMemory(machine, { physical: false, address: linear }, length),
+      read: codeReader(machine, false),
       bitness: codeBitness(cpu),
       symbolAt: (address) => emulator.symbolAt(address),
       functionAt: (address) => emulator.functionAt(address),
@@ -1263,10 +1268,7 @@ export class MmiodbgSession extends DebugSession {
     const cpu = machine.cpu;
     const ref = parseMemoryReference(args.memoryReference, args.offset ?? 0);
     const bitness = codeBitness(cpu);
-    const read = (linear: number, length: number): Uint8Array =>
-      linear < 0 || linear > 0xffffffff
-        ? new Uint8Array(0)
-        : readMemory(machine, { physical: ref.physical, address: linear }, length);
+    const read = codeReader(machine, ref.physical);
     const count = Math.max(0, Math.min(args.instructionCount, 4096));
     const list = disassemble(read, ref.address, args.instructionOffset ?? 0, count, bitness, (a) =>
       emulator.symbolAt(a),
