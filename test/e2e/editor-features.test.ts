@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { packVsix } from '../support/vsix';
 import { CodeServer, codeServerEntry, runCommand } from './code-server';
 import {
   clearShots,
@@ -28,6 +27,7 @@ import {
   treeRow,
   waitInside,
   makeHpetProbeWorkspace,
+  openWithExtension,
 } from './workbench';
 
 /** A hook file for the language features; its line numbers are used below. */
@@ -158,17 +158,10 @@ void describe('editor features in a real VS Code', { timeout: 300_000 }, () => {
           'files.autoSave': 'off',
         }),
       );
-      const vsix = join(runDir, 'mmiodbg.vsix');
-      packVsix(vsix);
       const server = new CodeServer(setup.entry, runDir);
       let current: Page | undefined;
       try {
-        server.installExtension(vsix);
-        const page = await server.open(workspace);
-        current = page;
-        await page
-          .locator('.explorer-folders-view .monaco-list-row', { hasText: 'hpet-probe.elf' })
-          .waitFor({ timeout: 60_000 });
+        const page = await openWithExtension(server, runDir, workspace, (p) => (current = p));
         await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'edit.mmh' }).click();
         const editor = page.locator('.editor-group-container.active .monaco-editor').first();
         await editor.locator('.view-lines', { hasText: 'Editor features of the hook language' }).waitFor();
@@ -439,7 +432,9 @@ void describe('editor features in a real VS Code', { timeout: 300_000 }, () => {
       } catch (e) {
         if (current) await shot(current, 'editor-99-failure').catch(() => undefined);
         writeFileSync(join(SHOTS, 'editor-code-server.log'), server.log.join(''));
-        cpSync(join(runDir, 'user-data', 'logs'), join(SHOTS, 'editor-logs'), { recursive: true });
+        // The server may not have written logs yet (a failure while packing or installing).
+        const logs = join(runDir, 'user-data', 'logs');
+        if (existsSync(logs)) cpSync(logs, join(SHOTS, 'editor-logs'), { recursive: true });
         throw e;
       } finally {
         await server.close();

@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { packVsix } from '../support/vsix';
 import { CodeServer, codeServerEntry, runCommand } from './code-server';
 import {
   SHOTS,
   contextMenuAction,
   expandPane,
   makeHpetProbeWorkspace,
+  openWithExtension,
   openFile,
   pane,
   shot,
@@ -68,18 +68,11 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
       const runDir = mkdtempSync(join(tmpdir(), 'mmiodbg-e2e-'));
       const workspace = join(runDir, 'workspace');
       makeHpetProbeWorkspace(workspace, { 'hooks.mmh': STARTING_HOOK });
-      const vsix = join(runDir, 'mmiodbg.vsix');
-      packVsix(vsix);
       const server = new CodeServer(setup.entry, runDir);
       let current: Page | undefined;
       try {
         // 1. Install into a fresh profile, open the workspace.
-        server.installExtension(vsix);
-        const page = await server.open(workspace);
-        current = page;
-        await page
-          .locator('.explorer-folders-view .monaco-list-row', { hasText: 'hpet-probe.elf' })
-          .waitFor({ timeout: 60_000 });
+        const page = await openWithExtension(server, runDir, workspace, (p) => (current = p));
         await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'hooks.mmh' }).click();
         await page
           .locator('.monaco-editor .view-lines', { hasText: 'Hooks for hpet-probe' })
@@ -299,7 +292,9 @@ void describe('walk-through in a real VS Code', { timeout: 300_000 }, () => {
       } catch (e) {
         if (current) await shot(current, '99-failure').catch(() => undefined);
         writeFileSync(join(SHOTS, 'code-server.log'), server.log.join(''));
-        cpSync(join(runDir, 'user-data', 'logs'), join(SHOTS, 'logs'), { recursive: true });
+        // The server may not have written logs yet (a failure while packing or installing).
+        const logs = join(runDir, 'user-data', 'logs');
+        if (existsSync(logs)) cpSync(logs, join(SHOTS, 'logs'), { recursive: true });
         throw e;
       } finally {
         await server.close();

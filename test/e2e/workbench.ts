@@ -5,6 +5,8 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
+import { packVsix } from '../support/vsix';
+import type { CodeServer } from './code-server';
 
 /**
  * A workspace with the hpet-probe guest, hook files (name → text) and a launch.json that debugs the guest with
@@ -26,6 +28,28 @@ export function makeHpetProbeWorkspace(dir: string, hookFiles: Record<string, st
     join(dir, '.vscode', 'launch.json'),
     JSON.stringify({ version: '0.2.0', configurations: [configuration] }, null, 2),
   );
+}
+
+/**
+ * Packs the .vsix, installs it into the server's fresh profile and opens `workspace` (the hpet-probe one): ready
+ * once the Explorer shows the guest image. The page is handed to `onPage` as soon as it exists, so that a
+ * failure while waiting can still be photographed.
+ */
+export async function openWithExtension(
+  server: CodeServer,
+  runDir: string,
+  workspace: string,
+  onPage: (page: Page) => void,
+): Promise<Page> {
+  const vsix = join(runDir, 'mmiodbg.vsix');
+  packVsix(vsix);
+  server.installExtension(vsix);
+  const page = await server.open(workspace);
+  onPage(page);
+  await page
+    .locator('.explorer-folders-view .monaco-list-row', { hasText: 'hpet-probe.elf' })
+    .waitFor({ timeout: 60_000 });
+  return page;
 }
 
 /** Screenshots of the end-to-end tests. */
